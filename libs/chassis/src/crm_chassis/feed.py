@@ -1,0 +1,56 @@
+"""`GET /internal/events`: a service's outbox served as an ordered, long-polled feed."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.schema import Table
+
+from crm_chassis.events import Event, OutboxSignal
+
+POLL_FALLBACK_SECONDS = 0.5  # writes from other processes or replicas are seen at least this often
+
+
+class EventPage(BaseModel):
+    items: list[Event]
+    last_seq: int
+
+
+async def read_events(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox: Table, after: int, limit: int
+) -> list[Event]:
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq).limit(limit)
+            )
+        ).mappings()
+        return [Event.model_validate(dict(row)) for row in rows]
+
+
+def feed_router(outbox: Table, max_wait: float) -> APIRouter:
+    router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+    @router.get("/events", response_model=EventPage)
+    async def list_events(
+        request: Request,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        wait: Annotated[float, Query(ge=0, le=60)] = 0,
+    ) -> EventPage:
+        sessionmaker = request.app.state.sessionmaker
+        signal: OutboxSignal = request.app.state.outbox_signal
+        deadline = time.monotonic() + min(wait, max_wait)
+        while True:
+            events = await read_events(sessionmaker, outbox, after, limit)
+            remaining = deadline - time.monotonic()
+            if events or remaining <= 0:
+                return EventPage(items=events, last_seq=events[-1].seq if events else after)
+            await signal.wait(min(remaining, POLL_FALLBACK_SECONDS))
+
+    return router

@@ -1,0 +1,186 @@
+"""Pure ASGI middleware: request ids and access logs, body limits, internal authentication.
+
+Pure ASGI (not BaseHTTPMiddleware) so that bodies stream and context variables reach the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import HTTPException
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_chassis.context import request_id_var
+from crm_chassis.errors import PROBLEM_JSON, problem_body
+from crm_chassis.identity import INTERNAL_HEADER, verify_internal_token
+
+logger = logging.getLogger("crm.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def send_problem(
+    send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    import json
+
+    body = json.dumps(problem_body(status, code, detail)).encode()
+    raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+class RequestContextMiddleware:
+    """Accepts or makes `X-Request-ID`, echoes it, logs one JSON line per request, records metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if self.metrics is not None:
+                self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+                self.metrics.latency.labels(scope["method"], template).observe(elapsed)
+            logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit, judged by Content-Length and by counting a streamed body.
+
+    `overrides` maps path prefixes to their own limit (CSV imports are larger than JSON bodies).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.limit = limit
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit_for(scope["path"])
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await send_problem(send, 400, "bad_request", "Content-Length is not a number")
+                return
+            if int(declared) > limit:
+                await send_problem(
+                    send, 413, "payload_too_large", f"the request body is larger than {limit} bytes"
+                )
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class InternalAuthMiddleware:
+    """Every request must carry a valid internal identity token, except the public paths."""
+
+    def __init__(self, app: ASGIApp, secret: str, public_paths: Iterable[str]) -> None:
+        self.app = app
+        self.secret = secret
+        self.public_paths = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        token = _header(scope, INTERNAL_HEADER.lower().encode())
+        if not token:
+            await send_problem(
+                send,
+                401,
+                "missing_internal_token",
+                "this service only answers calls that pass through the gateway",
+            )
+            return
+        try:
+            principal = verify_internal_token(token, self.secret)
+        except Exception as exc:  # Unauthorized: forged, expired, malformed
+            await send_problem(send, 401, "invalid_internal_token", str(exc))
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["principal"] = principal
+        await self.app(scope, receive, send)

@@ -1,0 +1,19 @@
+from functools import lru_cache
+
+from crm_chassis.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_CUSTOMER_", extra="ignore")
+
+    service_name: str = "customer"
+    # Phone numbers written without a country code are read as numbers of this region (ISO 3166).
+    default_phone_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    import_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

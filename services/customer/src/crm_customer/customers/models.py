@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from crm_chassis.db import JsonType, UTCDateTime, utcnow
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_customer.db import Base
+
+
+class Customer(Base):
+    """A person or organisation in the archive (DOMAIN.md §1)."""
+
+    __tablename__ = "customer"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    other_contacts: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    tags: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    # individuals
+    gender: Mapped[str | None] = mapped_column(String(16))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    education: Mapped[str | None] = mapped_column(String(16))
+    occupation: Mapped[str | None] = mapped_column(String(100))
+    family_status: Mapped[str | None] = mapped_column(String(32))
+    hobbies: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    personality_notes: Mapped[str | None] = mapped_column(Text)
+    taboos: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    preferences: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    best_contact_time: Mapped[str | None] = mapped_column(String(100))
+    purchasing_power: Mapped[str | None] = mapped_column(String(16))
+    has_purchase_authority: Mapped[bool | None] = mapped_column(Boolean)
+    needs_product: Mapped[bool | None] = mapped_column(Boolean)
+
+    # organisations
+    industry: Mapped[str | None] = mapped_column(String(100))
+    company_size: Mapped[str | None] = mapped_column(String(16))
+    business_lines: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    management: Mapped[str | None] = mapped_column(Text)
+    purchasing_activities: Mapped[str | None] = mapped_column(Text)
+
+    # relationship
+    acquisition_channel: Mapped[str | None] = mapped_column(String(32))
+    referred_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), default="prospect")
+    loyalty_stage: Mapped[str | None] = mapped_column(String(16))
+    relationship_level: Mapped[str | None] = mapped_column(String(16))
+    loyalty_kind: Mapped[str | None] = mapped_column(String(16))
+    membership_tier: Mapped[str | None] = mapped_column(String(50))
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Normalised name, email and phone digits, for `q` (case- and width-insensitive, any script).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        Index("ix_customer_created_at_id", "created_at", "id"),
+        Index("ix_customer_name_id", "name", "id"),
+        Index("ix_customer_lifecycle_stage", "lifecycle_stage"),
+    )
+    # Optimistic locking: an UPDATE names the version it read, so a concurrent change is refused.
+    __mapper_args__ = {"version_id_col": version}

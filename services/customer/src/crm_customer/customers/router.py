@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from crm_chassis.db import SessionDep
+from crm_chassis.errors import NotAvailable
+from crm_chassis.etag import etag_for, not_modified, require_if_match
+from crm_chassis.identity import PrincipalDep
+from crm_chassis.pagination import Page, PageDep
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from crm_customer.config import Settings
+from crm_customer.customers import service as customer_service
+from crm_customer.customers.models import Customer
+from crm_customer.customers.schemas import (
+    CustomerCreate,
+    CustomerFilters,
+    CustomerRead,
+    CustomerSort,
+    CustomerUpdate,
+)
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def valid_customer(customer_id: uuid.UUID, session: SessionDep) -> Customer:
+    return await customer_service.get(session, customer_id=customer_id)
+
+
+CustomerDep = Annotated[Customer, Depends(valid_customer)]
+
+
+def _read(customer: Customer, response: Response) -> CustomerRead:
+    response.headers["ETag"] = etag_for(customer.version)
+    return CustomerRead.model_validate(customer)
+
+
+@router.post("", status_code=201, response_model=CustomerRead, summary="Create a customer")
+async def create_customer(
+    body: CustomerCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> CustomerRead:
+    customer = await customer_service.create(session, data=body, phone_region=settings.default_phone_region)
+    response.headers["Location"] = f"/customers/{customer.id}"
+    return _read(customer, response)
+
+
+@router.get("", response_model=Page[CustomerRead], summary="List and search customers")
+async def list_customers(
+    session: SessionDep,
+    page: PageDep,
+    principal: PrincipalDep,
+    filters: Annotated[CustomerFilters, Query()],
+    sort: CustomerSort = CustomerSort.created_at,
+) -> Page[CustomerRead]:
+    rows, next_cursor = await customer_service.list_page(
+        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CustomerRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    summary="Read a customer",
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+async def read_customer(
+    customer: CustomerDep, request: Request, response: Response
+) -> CustomerRead | Response:
+    cached = not_modified(request, etag_for(customer.version))
+    return cached if cached is not None else _read(customer, response)
+
+
+@router.patch("/{customer_id}", response_model=CustomerRead, summary="Change a customer (If-Match required)")
+async def update_customer(
+    customer: CustomerDep,
+    body: CustomerUpdate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CustomerRead:
+    require_if_match(request, etag_for(customer.version))
+    updated = await customer_service.update(
+        session, customer=customer, data=body, phone_region=settings.default_phone_region
+    )
+    return _read(updated, response)
+
+
+@router.delete("/{customer_id}", status_code=204, summary="Soft-delete a customer (If-Match required)")
+async def delete_customer(
+    customer: CustomerDep,
+    request: Request,
+    session: SessionDep,
+    erase: Annotated[bool, Query(description="erase personal data everywhere (not yet available)")] = False,
+) -> Response:
+    if erase:
+        raise NotAvailable("erasure of personal data (erase=true) is not available yet; nothing was changed")
+    require_if_match(request, etag_for(customer.version))
+    await customer_service.delete(session, customer=customer)
+    return Response(status_code=204)

@@ -1,0 +1,195 @@
+"""Rules of the customer archive: validation that needs settings or data, changes, events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import phonenumbers
+from crm_chassis.db import utcnow
+from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_customer import events
+from crm_customer.customers import repository as customer_repo
+from crm_customer.customers.models import Customer
+from crm_customer.customers.schemas import (
+    INDIVIDUAL_FIELDS,
+    ORGANIZATION_FIELDS,
+    CustomerCreate,
+    CustomerFilters,
+    CustomerSort,
+    CustomerUpdate,
+    Kind,
+    normalise_text,
+)
+
+_NOT_NULLABLE = {
+    "name": "a customer must have a name",
+    "lifecycle_stage": "lifecycle_stage cannot be cleared",
+}
+_LIST_FIELDS = {"other_contacts", "tags", "hobbies", "taboos", "preferences", "business_lines"}
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 form of a phone number; numbers without a country code are read as `region`'s."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number for region {region} (add the country code, e.g. +86)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _search_text(customer: Customer) -> str:
+    parts = [normalise_text(customer.name), customer.email or "", (customer.phone or "").lstrip("+")]
+    parts += [(c.get("value") or "") for c in customer.other_contacts or []]
+    return "\x1f".join(normalise_text(p) for p in parts)
+
+
+async def _validated(
+    session: AsyncSession, kind: str, changes: dict[str, Any], region: str, customer_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Apply the checks that need settings or other rows; 422 listing every bad field."""
+    errors: list[dict[str, str]] = []
+    wrong_kind = ORGANIZATION_FIELDS if kind == Kind.individual else INDIVIDUAL_FIELDS
+    for name in sorted(wrong_kind & {k for k, v in changes.items() if v not in (None, [])}):
+        errors.append(
+            {"field": name, "code": "not_for_kind", "message": f"{name} does not apply to a {kind}"}
+        )
+    for name, message in _NOT_NULLABLE.items():
+        if name in changes and changes[name] is None:
+            errors.append({"field": name, "code": "required", "message": message})
+    if changes.get("phone"):
+        try:
+            changes["phone"] = normalise_phone(changes["phone"], region)
+        except ValueError as exc:
+            errors.append({"field": "phone", "code": "invalid_phone", "message": str(exc)})
+    for i, contact in enumerate(changes.get("other_contacts") or []):
+        if contact["type"] == "phone":
+            try:
+                contact["value"] = normalise_phone(contact["value"], region)
+            except ValueError as exc:
+                errors.append(
+                    {"field": f"other_contacts.{i}.value", "code": "invalid_phone", "message": str(exc)}
+                )
+    referred_by = changes.get("referred_by")
+    if referred_by is not None:
+        if referred_by == customer_id:
+            errors.append(
+                {"field": "referred_by", "code": "self_referral", "message": "a customer cannot refer itself"}
+            )
+        elif not await customer_repo.exists_active(session, referred_by):
+            errors.append({"field": "referred_by", "code": "unknown_customer", "message": "no such customer"})
+    if errors:
+        raise Unprocessable("invalid input: " + ", ".join(e["field"] for e in errors), errors=errors)
+    for name in _LIST_FIELDS & changes.keys():
+        if changes[name] is None:
+            changes[name] = []
+    if "custom_fields" in changes and changes["custom_fields"] is None:
+        changes["custom_fields"] = {}
+    return changes
+
+
+async def _check_external_ref(
+    session: AsyncSession, external_ref: str | None, customer_id: uuid.UUID | None
+) -> None:
+    if external_ref is None:
+        return
+    holder = await customer_repo.id_by_external_ref(session, external_ref)
+    if holder is not None and holder != customer_id:
+        raise Conflict(
+            f"external_ref {external_ref!r} already belongs to another customer",
+            code="duplicate_external_ref",
+            existing_id=str(holder),
+        )
+
+
+def event_data(customer: Customer) -> dict[str, Any]:
+    """What other services may know of a customer: no personal data beyond the display name."""
+    return {
+        "id": str(customer.id),
+        "kind": customer.kind,
+        "name": customer.name,
+        "owner_id": str(customer.owner_id) if customer.owner_id else None,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "acquisition_channel": customer.acquisition_channel,
+        "referred_by": str(customer.referred_by) if customer.referred_by else None,
+        "created_at": customer.created_at.isoformat(),
+    }
+
+
+async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: str) -> Customer:
+    fields = data.model_dump(exclude_unset=True, mode="python")
+    fields = await _validated(session, data.kind, fields, phone_region, None)
+    await _check_external_ref(session, fields.get("external_ref"), None)
+    now = utcnow()
+    customer = Customer(id=uuid.uuid4(), created_at=now, updated_at=now, **_jsonable(fields))
+    customer.search_text = _search_text(customer)
+    session.add(customer)
+    await session.flush()
+    await events.publish(
+        session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version
+    )
+    return customer
+
+
+async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
+    customer = await customer_repo.get(session, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found")
+    return customer
+
+
+async def update(
+    session: AsyncSession, *, customer: Customer, data: CustomerUpdate, phone_region: str
+) -> Customer:
+    fields = data.model_dump(exclude_unset=True, mode="python")
+    fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
+    await _check_external_ref(session, fields.get("external_ref"), customer.id)
+    changed = [name for name, value in _jsonable(fields).items() if getattr(customer, name) != value]
+    if not changed:
+        return customer
+    for name in changed:
+        setattr(customer, name, _jsonable(fields)[name])
+    customer.search_text = _search_text(customer)
+    customer.updated_at = utcnow()
+    await session.flush()
+    await events.publish(
+        session,
+        events.CUSTOMER_UPDATED,
+        customer.id,
+        {**event_data(customer), "changed": sorted(changed)},
+        customer.version,
+    )
+    return customer
+
+
+async def delete(session: AsyncSession, *, customer: Customer) -> None:
+    now = utcnow()
+    customer.deleted_at = now
+    customer.updated_at = now
+    await session.flush()
+    await events.publish(
+        session, events.CUSTOMER_DELETED, customer.id, {"id": str(customer.id)}, customer.version
+    )
+
+
+async def list_page(
+    session: AsyncSession, *, filters: CustomerFilters, sort: CustomerSort, limit: int, cursor: str | None
+) -> tuple[Sequence[Customer], str | None]:
+    return await customer_repo.list_page(session, filters, sort, limit, cursor)
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    """Nested models and UUIDs inside JSON columns become plain JSON values."""
+    out = dict(fields)
+    if out.get("address") is not None:
+        out["address"] = {k: v for k, v in out["address"].items() if v is not None}
+    if out.get("other_contacts"):
+        out["other_contacts"] = [
+            {k: str(v) if v is not None else None for k, v in c.items()} for c in out["other_contacts"]
+        ]
+    return out

@@ -1,0 +1,20 @@
+"""Events the customer service publishes (catalogue in docs/events.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_chassis.events import record_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_customer.db import infra
+
+CUSTOMER_CREATED = "customer.created"
+CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_DELETED = "customer.deleted"
+
+
+async def publish(
+    session: AsyncSession, type: str, aggregate_id: Any, data: dict[str, Any], version: int
+) -> None:
+    await record_event(session, infra.outbox, type, aggregate_id, data, version=version)
