@@ -1,0 +1,140 @@
+"""Run the whole system on this machine: migrate, start the four processes, stop them together.
+
+Used by `make run` and by the end-to-end tests. Ports, data folder and the demo admin come from
+the environment (CRM_GATEWAY_PORT, CRM_CUSTOMER_PORT, CRM_SCORING_PORT, CRM_FEEDBACK_PORT,
+CRM_DATA_DIR, CRM_BOOTSTRAP_ADMIN_EMAIL, CRM_BOOTSTRAP_ADMIN_PASSWORD).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_ADMIN_EMAIL = "admin@example.com"
+DEMO_ADMIN_PASSWORD = "demo-admin-password"
+SERVICES = {  # name: (app factory, alembic.ini, default port)
+    "customer": ("crm_customer.main:create_app", ROOT / "services/customer/alembic.ini", 8001),
+    "scoring": ("crm_scoring.main:create_app", ROOT / "services/scoring/alembic.ini", 8002),
+    "feedback": ("crm_feedback.main:create_app", ROOT / "services/feedback/alembic.ini", 8003),
+    "gateway": ("crm_gateway.main:create_app", ROOT / "gateway/alembic.ini", 8000),
+}
+
+
+def _port(name: str) -> int:
+    return int(os.environ.get(f"CRM_{name.upper()}_PORT", SERVICES[name][2]))
+
+
+def build_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("CRM_DATA_DIR", str(ROOT / "var"))
+    env.setdefault("CRM_BOOTSTRAP_ADMIN_EMAIL", DEMO_ADMIN_EMAIL)
+    env.setdefault("CRM_BOOTSTRAP_ADMIN_PASSWORD", DEMO_ADMIN_PASSWORD)
+    # A fresh secret per start: nothing outside these four processes can mint internal tokens.
+    env.setdefault("CRM_INTERNAL_SECRET", secrets.token_urlsafe(48))
+    customer_url = f"http://127.0.0.1:{_port('customer')}"
+    for service in ("scoring", "feedback", "gateway"):
+        env.setdefault(f"CRM_{service.upper()}_CUSTOMER_URL", customer_url)
+    env.setdefault("CRM_GATEWAY_SCORING_URL", f"http://127.0.0.1:{_port('scoring')}")
+    env.setdefault("CRM_GATEWAY_FEEDBACK_URL", f"http://127.0.0.1:{_port('feedback')}")
+    Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    for _, alembic_ini, _ in SERVICES.values():
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "-c", str(alembic_ini), "upgrade", "head"], env=env, check=True
+        )
+
+
+def start(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
+    processes = {}
+    for name, (factory, _, _) in SERVICES.items():
+        command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
+        command += ["--port", str(_port(name)), "--no-access-log", "--timeout-graceful-shutdown", "5"]
+        processes[name] = subprocess.Popen(command, env=env)
+    return processes
+
+
+def wait_healthy(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(processes)
+    while pending:
+        for name in list(pending):
+            if processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with code {processes[name].returncode} while starting")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{_port(name)}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        pending.discard(name)
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not healthy after {timeout:.0f} s: {', '.join(sorted(pending))}")
+        time.sleep(0.2)
+
+
+def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    env = build_env()
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    migrate(env)
+    processes = start(env)
+    try:
+        wait_healthy(processes)
+        gateway = f"http://127.0.0.1:{_port('gateway')}"
+        print(
+            f"\nCRM is running (data in {env['CRM_DATA_DIR']}).\n"
+            f"  API:      {gateway}/api/v1\n"
+            f"  Docs:     {gateway}/docs\n"
+            f"  Services: customer :{_port('customer')}, scoring :{_port('scoring')}, feedback :{_port('feedback')}"
+            " (internal: they answer only calls signed by the gateway)\n"
+            f"  Admin:    {env['CRM_BOOTSTRAP_ADMIN_EMAIL']} / {env['CRM_BOOTSTRAP_ADMIN_PASSWORD']}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(
+                        f"{name} exited with code {process.returncode}; stopping the others", file=sys.stderr
+                    )
+                    return 1
+            time.sleep(0.3)
+        return 0
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        stop(processes)
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

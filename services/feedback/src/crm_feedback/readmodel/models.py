@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from crm_chassis.db import UTCDateTime
+from sqlalchemy import Boolean, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_feedback.db import Base
+
+
+class CustomerRef(Base):
+    """What feedback knows of a customer, from the customer service's `customer.*` events."""
+
+    __tablename__ = "customer_ref"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(16))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,13 @@
+from crm_chassis.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_SCORING_", extra="ignore")
+
+    service_name: str = "scoring"
+    customer_url: str = "http://127.0.0.1:8001"
+    consume_events: bool = True
+    # Long-poll length of one feed request; a new event still arrives within milliseconds.
+    feed_wait_seconds: float = Field(default=20.0, ge=0, le=55)

@@ -1,0 +1,11 @@
+from crm_chassis.db import make_metadata
+from crm_chassis.tables import infra_tables
+from sqlalchemy.orm import DeclarativeBase
+
+SCHEMA = "scoring"
+metadata = make_metadata(SCHEMA)
+infra = infra_tables(metadata)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata

@@ -1,0 +1,23 @@
+"""The scoring service: customer value, churn and segments (DOMAIN.md §2)."""
+
+from crm_chassis.app import create_service_app
+from fastapi import FastAPI
+
+from crm_scoring.config import Settings
+from crm_scoring.db import SCHEMA, infra, metadata
+from crm_scoring.readmodel import models as _models  # noqa: F401 - registers the tables
+from crm_scoring.workers import consumers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        settings=settings,
+        schema=SCHEMA,
+        metadata=metadata,
+        infra=infra,
+        title="CRM scoring service",
+        description="Customer value and churn, fed by the other services' events.",
+        routers=[],
+        workers=[consumers],
+    )

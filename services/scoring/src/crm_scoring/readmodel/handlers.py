@@ -1,0 +1,72 @@
+"""Keeps `customer_ref` in step with the customer service's events.
+
+Each handler is idempotent and ignores versions older than the one stored, so a replayed or
+reordered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from crm_chassis.consumer import Handler
+from crm_chassis.events import Event
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_scoring.readmodel.models import CustomerRef
+
+
+class CustomerFacts(BaseModel):
+    """The fields of `customer.*` payloads this service reads; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    kind: str | None = None
+    name: str | None = None
+    owner_id: uuid.UUID | None = None
+    lifecycle_stage: str | None = None
+
+
+async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
+    facts = CustomerFacts.model_validate(event.data)
+    ref = await session.get(CustomerRef, facts.id, with_for_update=True)
+    if ref is not None and ref.version >= event.version:
+        return
+    values: dict[str, Any] = {"version": event.version, "updated_at": event.occurred_at, **changes}
+    if facts.kind is not None:
+        values.update(
+            kind=facts.kind,
+            display_name=facts.name,
+            owner_id=facts.owner_id,
+            lifecycle_stage=facts.lifecycle_stage,
+        )
+    if ref is None:
+        values.setdefault("kind", "individual")
+        values.setdefault("display_name", "")
+        session.add(CustomerRef(id=facts.id, **values))
+    else:
+        for name, value in values.items():
+            setattr(ref, name, value)
+
+
+async def on_customer_changed(session: AsyncSession, event: Event) -> None:
+    await _upsert(session, event)
+
+
+async def on_customer_deleted(session: AsyncSession, event: Event) -> None:
+    await _upsert(session, event, deleted=True)
+
+
+async def on_customer_erased(session: AsyncSession, event: Event) -> None:
+    await _upsert(session, event, erased=True, display_name="")
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "customer.created": on_customer_changed,
+    "customer.updated": on_customer_changed,
+    "customer.deleted": on_customer_deleted,
+    "customer.erased": on_customer_erased,
+}

@@ -1,0 +1,37 @@
+"""Background work of the scoring service: following the customer service's event feed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+
+import httpx
+from crm_chassis.consumer import EventConsumer, HttpFeedSource
+from crm_chassis.identity import Principal, sign_internal_token
+from fastapi import FastAPI
+
+from crm_scoring.config import Settings
+from crm_scoring.db import infra
+from crm_scoring.readmodel.handlers import HANDLERS
+
+
+async def follow_customers(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    principal = Principal.service(settings.service_name)
+    secret = settings.internal_secret.get_secret_value()
+    async with httpx.AsyncClient(trust_env=False) as client:
+        source = HttpFeedSource(client, settings.customer_url, lambda: sign_internal_token(principal, secret))
+        consumer = EventConsumer(
+            name="customer-events",
+            source=source,
+            sessionmaker=app.state.sessionmaker,
+            tables=infra,
+            handlers=HANDLERS,
+            wait=settings.feed_wait_seconds,
+        )
+        app.state.customer_consumer = consumer
+        await consumer.run()
+
+
+def consumers(app: FastAPI) -> Iterable[Awaitable[None]]:
+    settings: Settings = app.state.settings
+    return [follow_customers(app)] if settings.consume_events else []
