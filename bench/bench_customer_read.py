@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from crm_chassis.identity import Principal, sign_internal_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,9 @@ PORTS = {"gateway": 18000, "customer": 18001, "scoring": 18002, "feedback": 1800
 def run_wrk(url: str, header: str, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non_2xx:
@@ -72,7 +73,9 @@ def main() -> int:
             access = client.post("/api/v1/auth/token", data=form).json()["access_token"]
             bearer = f"Authorization: Bearer {access}"
             body = {"kind": "individual", "name": "Bench Customer", "email": "bench@example.com"}
-            customer_id = client.post("/api/v1/customers", json=body, headers={"Authorization": f"Bearer {access}"}).json()["id"]
+            customer_id = client.post(
+                "/api/v1/customers", json=body, headers={"Authorization": f"Bearer {access}"}
+            ).json()["id"]
         internal = "X-Internal-Token: " + sign_internal_token(
             Principal(subject="bench", kind="user", role="admin"), secret, ttl_seconds=3600
         )
@@ -87,7 +90,10 @@ def main() -> int:
             for name, (url, header) in targets.items():
                 results[name].append(run_wrk(url, header, args.seconds, args.connections))
                 time.sleep(1)
-        print(f"\nGET /customers/{{id}}, SQLite, wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds (medians)")
+        print(
+            f"\nGET /customers/{{id}}, SQLite, wrk -t2 -c{args.connections} -d{args.seconds}s,"
+            f" {args.rounds} rounds (medians)"
+        )
         print(f"{'target':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   runs (req/s)")
         for name, runs in results.items():
             med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}

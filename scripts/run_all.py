@@ -113,8 +113,8 @@ def main() -> int:
             f"\nCRM is running (data in {env['CRM_DATA_DIR']}).\n"
             f"  API:      {gateway}/api/v1\n"
             f"  Docs:     {gateway}/docs\n"
-            f"  Services: customer :{_port('customer')}, scoring :{_port('scoring')}, feedback :{_port('feedback')}"
-            " (internal: they answer only calls signed by the gateway)\n"
+            f"  Services: customer :{_port('customer')}, scoring :{_port('scoring')},"
+            f" feedback :{_port('feedback')} (internal: they answer only calls signed by the gateway)\n"
             f"  Admin:    {env['CRM_BOOTSTRAP_ADMIN_EMAIL']} / {env['CRM_BOOTSTRAP_ADMIN_PASSWORD']}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

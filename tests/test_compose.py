@@ -16,7 +16,9 @@ def test_compose_file_validates() -> None:
     if shutil.which("docker-compose") is None:
         pytest.fail("docker-compose is not installed (Debian package docker-compose); .ci/run installs it")
     result = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 
@@ -27,6 +29,8 @@ def test_each_service_has_its_own_schema_role_and_migration() -> None:
     for name in ("customer", "scoring", "feedback", "gateway"):
         url = services[name]["environment"][f"CRM_{name.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql+asyncpg://{name}:")
-        assert services[name]["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
+        )
         assert "healthcheck" in services[name]
     assert "-js" in services["nats"]["command"]

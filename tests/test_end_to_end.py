@@ -40,7 +40,11 @@ class System:
         )
         self.log = (tmp / "system.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts/run_all.py")], env=env, stdout=subprocess.PIPE, stderr=self.log, text=True
+            [sys.executable, str(ROOT / "scripts/run_all.py")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
         self.banner = self._wait_for_banner()
 
@@ -54,7 +58,9 @@ class System:
                 return "".join(lines)
             if time.monotonic() > deadline:
                 break
-        raise AssertionError("the system did not start:\n" + "".join(lines) + (self.data_dir / "system.log").read_text())
+        raise AssertionError(
+            "the system did not start:\n" + "".join(lines) + (self.data_dir / "system.log").read_text()
+        )
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -104,7 +110,9 @@ def test_token_create_read_and_events_reach_the_read_models(system: System) -> N
         assert me.status_code == 200 and me.json()["email"] == ADMIN[0]
 
         created = client.post(
-            "/api/v1/customers", json={"kind": "individual", "name": "李娜", "phone": "13800138000"}, headers=bearer
+            "/api/v1/customers",
+            json={"kind": "individual", "name": "李娜", "phone": "13800138000"},
+            headers=bearer,
         )
         assert created.status_code == 201, created.text
         customer = created.json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -35,7 +35,7 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 logger = logging.getLogger("crm.app")
 
 # Called with the app once the engine exists; returns background coroutines to run until shutdown.
-Worker = Callable[[FastAPI], Iterable[Awaitable[None]]]
+Worker = Callable[[FastAPI], Iterable[Coroutine[Any, Any, None]]]
 
 
 def health_router() -> APIRouter:
@@ -86,7 +86,7 @@ def create_service_app(
         app.state.engine = engine
         app.state.outbox_signal = OutboxSignal()
         app.state.sessionmaker = create_sessionmaker(engine, outbox_signal=app.state.outbox_signal)
-        tasks = [asyncio.create_task(coro) for worker in workers for coro in worker(app)]
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(c) for worker in workers for c in worker(app)]
         logger.info("started", extra={"database": engine.url.render_as_string(hide_password=True)})
         try:
             yield

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 import httpx
 from crm_chassis.consumer import EventConsumer, HttpFeedSource
@@ -32,6 +33,6 @@ async def follow_customers(app: FastAPI) -> None:
         await consumer.run()
 
 
-def consumers(app: FastAPI) -> Iterable[Awaitable[None]]:
+def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
     settings: Settings = app.state.settings
     return [follow_customers(app)] if settings.consume_events else []

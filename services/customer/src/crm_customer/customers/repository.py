@@ -63,7 +63,7 @@ def search_clause(q: str) -> ColumnElement[bool]:
     return Customer.search_text.like(f"%{_escape_like(needle)}%", escape="\\")
 
 
-def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[tuple[Customer]]:
+def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[Customer]:
     stmt = select(Customer).where(Customer.deleted_at.is_(None))
     if filters.q:
         stmt = stmt.where(search_clause(filters.q))
