@@ -1,0 +1,20 @@
+"""Alembic environment of the gateway: the chassis runs it, against the gateway's own schema."""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+
+from crm_chassis.migrations import run_migrations
+from crm_gateway import models  # noqa: F401  (registers the tables on the metadata)
+from crm_gateway.config import Settings
+from crm_gateway.db import SCHEMA, Base, ensure_sqlite_directory
+
+if context.config.config_file_name is not None:
+    # Keep the loggers of a process that runs migrations in-process (tests, start-up) working.
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
+
+url = context.get_x_argument(as_dictionary=True).get("url") or Settings().database_url
+ensure_sqlite_directory(url)
+run_migrations(url, Base.metadata, SCHEMA)

@@ -1,0 +1,83 @@
+"""The gateway application: the only public door of the CRM.
+
+Start it with `uvicorn --factory crm_gateway.main:create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from crm_chassis.db import create_engine, create_sessionmaker
+from crm_chassis.errors import install_error_handlers
+from crm_chassis.logging import configure_logging
+from crm_chassis.middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from crm_gateway import auth, docs, health, openapi, proxy
+from crm_gateway import service as user_service
+from crm_gateway.config import Settings
+from crm_gateway.db import SCHEMA, ensure_sqlite_directory
+from crm_gateway.upstream import UpstreamMetrics, build_clients, close_clients
+
+logger = logging.getLogger("crm.gateway")
+
+
+def create_app(
+    settings: Settings | None = None, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """Build the gateway. `transports` stands in for the network to named upstreams (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        ensure_sqlite_directory(settings.database_url)
+        engine = create_engine(settings.database_url, SCHEMA, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.upstreams = build_clients(settings, transports)
+        try:
+            await user_service.ensure_bootstrap_admin(app.state.sessionmaker, settings)
+            logger.info("started", extra={"upstreams": settings.upstream_urls()})
+            yield
+        finally:
+            await close_clients(app.state.upstreams)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="CRM API",
+        description="Customers, scoring and feedback behind one door. Sign in at `POST /api/v1/auth/token`.",
+        version="1.0.0",
+        lifespan=lifespan,
+        # The gateway serves its own merged document and a docs page with local assets instead.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.settings = settings
+    app.state.openapi_cache = None
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    app.state.upstream_metrics = UpstreamMetrics(registry)
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(openapi.router)
+    app.include_router(docs.router)
+    docs.mount_assets(app)
+    app.include_router(proxy.router)  # last: it catches every other /api/v1 path
+
+    # Outermost first in a request's path: request id and metrics → body limit → routes.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        overrides={settings.import_path_prefix: settings.import_max_body_bytes},
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    return app

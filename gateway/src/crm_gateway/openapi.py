@@ -1,0 +1,73 @@
+"""`GET /api/v1/openapi.json`: the gateway's own operations and every service's, as one document."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from crm_chassis.identity import INTERNAL_HEADER, Principal, sign_internal_token
+from crm_gateway.config import Settings
+from crm_gateway.openapi_merge import merge_service
+from crm_gateway.routing import PUBLIC_PREFIX
+
+logger = logging.getLogger("crm.gateway.openapi")
+OPENAPI_PATH = PUBLIC_PREFIX + "/openapi.json"
+TOKEN_URL = PUBLIC_PREFIX + "/auth/token"
+SECURITY_SCHEMES = {
+    "OAuth2Password": {"type": "oauth2", "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}}},
+    "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+}
+
+router = APIRouter()
+
+
+@router.get(OPENAPI_PATH, include_in_schema=False)
+async def merged_openapi(request: Request) -> JSONResponse:
+    app: FastAPI = request.app
+    cached: dict[str, Any] | None = app.state.openapi_cache
+    if cached is None:
+        document, complete = await build_document(app)
+        # A document missing a service is served but not kept, so it fills in once the service is back.
+        if complete:
+            app.state.openapi_cache = document
+        cached = document
+    return JSONResponse(cached)
+
+
+async def build_document(app: FastAPI) -> tuple[dict[str, Any], bool]:
+    """The merged document, and whether every service contributed to it."""
+    settings: Settings = app.state.settings
+    clients: dict[str, httpx.AsyncClient] = app.state.upstreams
+    names = list(clients)
+    docs = await asyncio.gather(*(_fetch(name, clients[name], settings) for name in names))
+    document = _own_document(app)
+    for name, doc in zip(names, docs, strict=True):
+        if doc is not None:
+            merge_service(document, name, doc)
+    return document, all(doc is not None for doc in docs)
+
+
+def _own_document(app: FastAPI) -> dict[str, Any]:
+    document = copy.deepcopy(app.openapi())
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    document["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    document.setdefault("paths", {})
+    return document
+
+
+async def _fetch(name: str, client: httpx.AsyncClient, settings: Settings) -> dict[str, Any] | None:
+    token = sign_internal_token(Principal.service("gateway"), settings.internal_secret.get_secret_value())
+    try:
+        response = await client.get("/openapi.json", headers={INTERNAL_HEADER: token})
+        response.raise_for_status()
+        doc = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        logger.warning("openapi of a service unavailable", extra={"upstream": name, "error": repr(exc)})
+        return None
+    return doc if isinstance(doc, dict) else None

@@ -1,0 +1,116 @@
+"""Small real FastAPI apps standing in for the three services.
+
+Each records what reached it in `app.state.seen` and echoes it back as JSON.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, create_model
+
+
+class Page(BaseModel):
+    items: list[str]
+    next_cursor: str | None = None
+
+
+class Card(BaseModel):
+    id: str
+    page: Page
+
+
+# Named like the customer service's `Page` but shaped differently: the merged document must keep both.
+ScoringPage = create_model("Page", items=(list[float], ...), total=(int, ...))
+ScoreList = create_model("ScoreList", page=(ScoringPage, ...))
+
+
+def _add_typed_routes(app: FastAPI, name: str) -> None:
+    if name == "customer":
+
+        @app.get("/customers", response_model=Page)
+        async def list_customers() -> Any:
+            return Page(items=[])
+
+        @app.get("/customers/{customer_id}/card", response_model=Card)
+        async def customer_card(customer_id: str) -> Any:
+            return Card(id=customer_id, page=Page(items=[]))
+
+    if name == "scoring":
+
+        @app.get("/customers/{customer_id}/scores", response_model=dict[str, float])
+        async def customer_scores(customer_id: str) -> Any:
+            return {}
+
+        @app.get("/scores", response_model=ScoreList)
+        async def list_scores() -> Any:
+            return {"page": {"items": [], "total": 0}}
+
+        # Owned by the customer service: the gateway must not advertise it as scoring's.
+        @app.get("/customers/{customer_id}/orders")
+        async def stray_route(customer_id: str) -> dict[str, str]:
+            return {}
+
+    if name == "feedback":
+
+        @app.get("/complaints", response_model=Page)
+        async def list_complaints() -> Any:
+            return Page(items=[])
+
+    @app.get("/internal/events")
+    async def internal_events() -> dict[str, list[str]]:
+        return {"items": []}
+
+
+def fake_service(name: str) -> FastAPI:
+    app = FastAPI(title=f"fake {name}", docs_url=None, redoc_url=None)
+    app.state.seen = []
+    app.state.ready = True
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return Response(status_code=200 if app.state.ready else 503)
+
+    _add_typed_routes(app, name)
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def echo(path: str, request: Request) -> Response:
+        body = await request.body()
+        seen: dict[str, Any] = {
+            "service": name,
+            "method": request.method,
+            "path": request.url.path,
+            "raw_path": request.scope.get("raw_path", b"").decode("latin-1"),
+            "query": request.url.query,
+            "headers": dict(request.headers),
+            "body_length": len(body),
+            "body": body[:1000].decode("utf-8", "replace"),
+        }
+        app.state.seen.append(seen)
+        return _answer(path, request.method, seen)
+
+    return app
+
+
+def _answer(path: str, method: str, seen: dict[str, Any]) -> Response:
+    echoed = json.dumps(seen)
+    if method == "POST":
+        headers = {"Location": f"/{path}/new-id", "Content-Location": f"http://ignored.test/{path}"}
+        return Response(echoed, status_code=201, media_type="application/json", headers=headers)
+    if path.endswith("/gzipped"):
+        body = gzip.compress(echoed.encode())
+        return Response(body, media_type="application/json", headers={"Content-Encoding": "gzip"})
+    if path.endswith("/missing"):
+        problem = {"type": "/problems/not-found", "status": 404, "code": "not_found"}
+        return Response(json.dumps(problem), status_code=404, media_type="application/problem+json")
+    response = Response(echoed, media_type="application/json", headers={"X-Upstream": seen["service"]})
+    response.set_cookie("first", "1")
+    response.set_cookie("second", "2")
+    return response
