@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from crm_chassis.identity import Principal, sign_internal_token
 
 ROOT = Path(__file__).resolve().parents[1]

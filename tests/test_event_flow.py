@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from crm_chassis.consumer import EventConsumer, HttpFeedSource
 from crm_chassis.testing import BACKENDS, internal_headers, migrate, scratch_database
 from crm_customer.config import Settings as CustomerSettings
@@ -25,7 +27,6 @@ from crm_scoring.db import infra as scoring_infra
 from crm_scoring.main import create_app as create_scoring
 from crm_scoring.readmodel.handlers import HANDLERS as SCORING_HANDLERS
 from crm_scoring.readmodel.models import CustomerRef as ScoringRef
-from fastapi import FastAPI
 
 ROOT = Path(__file__).parents[1]
 

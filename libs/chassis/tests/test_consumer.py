@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, Integer, String, Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from crm_chassis.consumer import EventConsumer
 from crm_chassis.db import create_engine, create_sessionmaker, make_metadata
 from crm_chassis.events import Event
 from crm_chassis.tables import InfraTables, infra_tables
-from sqlalchemy import Column, Integer, String, Table, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 metadata = make_metadata("consumertest")
 infra = infra_tables(metadata)

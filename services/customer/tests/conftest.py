@@ -5,11 +5,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from crm_chassis.testing import BACKENDS, internal_headers, migrate, scratch_database, truncate
 from crm_customer.config import Settings
 from crm_customer.db import metadata
 from crm_customer.main import create_app
-from fastapi import FastAPI
 
 ALEMBIC_INI = Path(__file__).parents[1] / "alembic.ini"
 

@@ -7,9 +7,10 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
+
 from crm_customer.customers.models import Customer
 from crm_customer.db import infra
-from sqlalchemy import func, select
 
 PROBLEM = "application/problem+json"
 

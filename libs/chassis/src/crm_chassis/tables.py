@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, Uuid
 
-from crm_chassis.db import JsonType, UTCDateTime
+from crm_chassis.db import NAMING_CONVENTION, JsonType, UTCDateTime
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
 
@@ -92,12 +92,14 @@ def create_infra_tables_v1(schema: str) -> None:
     """Create the infrastructure tables inside an Alembic migration (version 1 of their shape)."""
     from alembic import op
 
-    for table in _columns_v1(MetaData(schema=schema)).__dict__.values():
+    for table in _columns_v1(MetaData(schema=schema, naming_convention=NAMING_CONVENTION)).__dict__.values():
         table.create(op.get_bind())
 
 
 def drop_infra_tables_v1(schema: str) -> None:
     from alembic import op
 
-    for table in reversed(list(_columns_v1(MetaData(schema=schema)).__dict__.values())):
+    for table in reversed(
+        list(_columns_v1(MetaData(schema=schema, naming_convention=NAMING_CONVENTION)).__dict__.values())
+    ):
         table.drop(op.get_bind())

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from crm_chassis.tables import create_infra_tables_v1, drop_infra_tables_v1
 from sqlalchemy.dialects import postgresql
+
+from crm_chassis.tables import create_infra_tables_v1, drop_infra_tables_v1
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -1,8 +1,9 @@
 from functools import lru_cache
 
-from crm_chassis.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from crm_chassis.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

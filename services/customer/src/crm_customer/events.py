@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_chassis.events import record_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.events import record_event
 from crm_customer.db import infra
 
 CUSTOMER_CREATED = "customer.created"

@@ -1,8 +1,8 @@
 """The customer service: the customer archive (DOMAIN.md §1)."""
 
-from crm_chassis.app import create_service_app
 from fastapi import FastAPI
 
+from crm_chassis.app import create_service_app
 from crm_customer.config import Settings
 from crm_customer.customers.router import router as customers_router
 from crm_customer.db import SCHEMA, infra, metadata

@@ -1,8 +1,8 @@
 """The feedback service: complaints, suggestions, surveys (DOMAIN.md §3)."""
 
-from crm_chassis.app import create_service_app
 from fastapi import FastAPI
 
+from crm_chassis.app import create_service_app
 from crm_feedback.config import Settings
 from crm_feedback.db import SCHEMA, infra, metadata
 from crm_feedback.readmodel import models as _models  # noqa: F401 - registers the tables

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from crm_chassis.tables import create_infra_tables_v1, drop_infra_tables_v1
 
 revision: str = "0001"

@@ -1,6 +1,7 @@
-from crm_chassis.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from crm_chassis.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -1,6 +1,7 @@
+from sqlalchemy.orm import DeclarativeBase
+
 from crm_chassis.db import make_metadata
 from crm_chassis.tables import infra_tables
-from sqlalchemy.orm import DeclarativeBase
 
 SCHEMA = "scoring"
 metadata = make_metadata(SCHEMA)

@@ -1,8 +1,8 @@
 """The scoring service: customer value, churn and segments (DOMAIN.md §2)."""
 
-from crm_chassis.app import create_service_app
 from fastapi import FastAPI
 
+from crm_chassis.app import create_service_app
 from crm_scoring.config import Settings
 from crm_scoring.db import SCHEMA, infra, metadata
 from crm_scoring.readmodel import models as _models  # noqa: F401 - registers the tables

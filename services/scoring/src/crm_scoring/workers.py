@@ -6,10 +6,10 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import httpx
-from crm_chassis.consumer import EventConsumer, HttpFeedSource
-from crm_chassis.identity import Principal, sign_internal_token
 from fastapi import FastAPI
 
+from crm_chassis.consumer import EventConsumer, HttpFeedSource
+from crm_chassis.identity import Principal, sign_internal_token
 from crm_scoring.config import Settings
 from crm_scoring.db import infra
 from crm_scoring.readmodel.handlers import HANDLERS

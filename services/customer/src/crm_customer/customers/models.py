@@ -4,10 +4,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from crm_chassis.db import JsonType, UTCDateTime, utcnow
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_chassis.db import JsonType, UTCDateTime, utcnow
 from crm_customer.db import Base
 
 

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from crm_chassis.pagination import after_keyset, decode_cursor, encode_cursor
 from sqlalchemy import ColumnElement, Select, column, exists, func, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.pagination import after_keyset, decode_cursor, encode_cursor
 from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import CustomerFilters, CustomerSort, normalise_text
 

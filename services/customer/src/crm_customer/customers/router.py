@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from fastapi import APIRouter, Depends, Query, Request, Response
+
 from crm_chassis.db import SessionDep
 from crm_chassis.errors import NotAvailable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
-from fastapi import APIRouter, Depends, Query, Request, Response
-
 from crm_customer.config import Settings
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer

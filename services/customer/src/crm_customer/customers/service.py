@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import phonenumbers
-from crm_chassis.db import utcnow
-from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.db import utcnow
+from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_customer import events
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer

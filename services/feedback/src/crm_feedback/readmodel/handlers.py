@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from crm_chassis.consumer import Handler
-from crm_chassis.events import Event
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.consumer import Handler
+from crm_chassis.events import Event
 from crm_feedback.readmodel.models import CustomerRef
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from crm_chassis.db import UTCDateTime
 from sqlalchemy import Boolean, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_chassis.db import UTCDateTime
 from crm_feedback.db import Base
 
 
