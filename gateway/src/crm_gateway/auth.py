@@ -45,7 +45,8 @@ async def current_user(request: Request, settings: SettingsDep) -> UserAccount:
             code="invalid_token",
             headers=INVALID_TOKEN_CHALLENGE,
         ) from exc
-    async with request.app.state.sessionmaker() as session:
+    # Read on every request so that disabling an account takes effect before its tokens expire.
+    async with request.app.state.read_sessionmaker() as session:
         user = await user_repository.get_by_id(session, user_id)
     if user is None or not user.is_active:
         raise Unauthorized(

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from crm_chassis.db import create_engine, create_sessionmaker
+from crm_chassis.db import create_engine, create_read_engine, create_sessionmaker
 from crm_chassis.errors import install_error_handlers
 from crm_chassis.logging import configure_logging
 from crm_chassis.middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
@@ -39,6 +39,8 @@ def create_app(
         engine = create_engine(settings.database_url, SCHEMA, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        read_engine = create_read_engine(settings.database_url, SCHEMA, engine)
+        app.state.read_sessionmaker = create_sessionmaker(read_engine)
         app.state.upstreams = build_clients(settings, transports)
         try:
             await user_service.ensure_bootstrap_admin(app.state.sessionmaker, settings)
@@ -47,6 +49,7 @@ def create_app(
         finally:
             await close_clients(app.state.upstreams)
             await engine.dispose()
+            await read_engine.dispose()
 
     app = FastAPI(
         title="CRM API",

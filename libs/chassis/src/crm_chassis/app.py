@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.schema import MetaData
 
-from crm_chassis.db import create_engine, create_sessionmaker
+from crm_chassis.db import create_engine, create_read_engine, create_sessionmaker
 from crm_chassis.errors import install_error_handlers, problem_response
 from crm_chassis.events import OutboxSignal
 from crm_chassis.feed import feed_router
@@ -86,6 +86,9 @@ def create_service_app(
         app.state.engine = engine
         app.state.outbox_signal = OutboxSignal()
         app.state.sessionmaker = create_sessionmaker(engine, outbox_signal=app.state.outbox_signal)
+        pool_size = settings.database_pool_size
+        read_engine = create_read_engine(settings.database_url, schema, engine, pool_size=pool_size)
+        app.state.read_sessionmaker = create_sessionmaker(read_engine)
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(c) for worker in workers for c in worker(app)]
         logger.info("started", extra={"database": engine.url.render_as_string(hide_password=True)})
         try:
@@ -95,6 +98,7 @@ def create_service_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()
+            await read_engine.dispose()
 
     app = FastAPI(
         title=title,

@@ -61,12 +61,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, schema: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, schema: str, *, pool_size: int = 10, echo: bool = False, read_only: bool = False
+) -> AsyncEngine:
     """An async engine for one service's schema.
 
-    SQLite has no schemas, so the schema is translated away. Every SQLite transaction starts with
-    BEGIN IMMEDIATE: a deferred transaction that reads and then writes can fail at once with
-    "database is locked" whatever the busy timeout, while an immediate one waits its turn.
+    SQLite has no schemas, so the schema is translated away. A SQLite transaction that may write
+    starts with BEGIN IMMEDIATE: a deferred transaction that reads and then writes can fail at once
+    with "database is locked" whatever the busy timeout, while an immediate one waits its turn.
+    A `read_only` engine begins deferred transactions instead, so that reads (WAL snapshots) never
+    queue behind the single writer.
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -87,9 +91,11 @@ def create_engine(url: str, schema: str, *, pool_size: int = 10, echo: bool = Fa
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
         return engine
     return create_async_engine(
@@ -97,13 +103,31 @@ def create_engine(url: str, schema: str, *, pool_size: int = 10, echo: bool = Fa
     )
 
 
+def create_read_engine(url: str, schema: str, writer: AsyncEngine, *, pool_size: int = 10) -> AsyncEngine:
+    """The engine for safe (read-only) requests: the writer itself, except on SQLite."""
+    if writer.dialect.name != "sqlite":
+        return writer
+    return create_engine(url, schema, pool_size=pool_size, read_only=True)
+
+
 def create_sessionmaker(engine: AsyncEngine, **info: Any) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """One transaction per request, committed before the response is sent.
+
+    Safe methods get a session from the read engine when the app has one.
+    """
+    state = request.app.state
+    sessionmaker: async_sessionmaker[AsyncSession] = (
+        getattr(state, "read_sessionmaker", state.sessionmaker)
+        if request.method in SAFE_METHODS
+        else state.sessionmaker
+    )
     async with sessionmaker() as session:
         try:
             yield session

@@ -43,7 +43,7 @@ def feed_router(outbox: Table, max_wait: float) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         wait: Annotated[float, Query(ge=0, le=60)] = 0,
     ) -> EventPage:
-        sessionmaker = request.app.state.sessionmaker
+        sessionmaker = request.app.state.read_sessionmaker
         signal: OutboxSignal = request.app.state.outbox_signal
         deadline = time.monotonic() + min(wait, max_wait)
         while True:
