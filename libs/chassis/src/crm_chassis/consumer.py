@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
 from crm_chassis.events import Event
-from crm_chassis.identity import INTERNAL_HEADER
+from crm_chassis.identity import INTERNAL_HEADER, Principal, sign_internal_token
 from crm_chassis.tables import InfraTables
 
 logger = logging.getLogger("crm.consumer")
@@ -187,3 +187,24 @@ class EventConsumer:
                 logger.exception("consumer handler failed", extra={"consumer": self.name})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+
+async def follow_http_feed(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tables: InfraTables,
+    name: str,
+    base_url: str,
+    handlers: Mapping[str, Handler],
+    service: str,
+    secret: str,
+    wait: float,
+) -> None:
+    """Follow a producer's `/internal/events` feed until cancelled, signing calls as `service`."""
+    principal = Principal.service(service)
+    async with httpx.AsyncClient(trust_env=False) as client:
+        source = HttpFeedSource(client, base_url, lambda: sign_internal_token(principal, secret))
+        consumer = EventConsumer(
+            name=name, source=source, sessionmaker=sessionmaker, tables=tables, handlers=handlers, wait=wait
+        )
+        await consumer.run()

@@ -5,34 +5,26 @@ from __future__ import annotations
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
-from crm_chassis.consumer import EventConsumer, HttpFeedSource
-from crm_chassis.identity import Principal, sign_internal_token
+from crm_chassis.consumer import follow_http_feed
 from crm_scoring.config import Settings
 from crm_scoring.db import infra
 from crm_scoring.readmodel.handlers import HANDLERS
 
 
-async def follow_customers(app: FastAPI) -> None:
-    settings: Settings = app.state.settings
-    principal = Principal.service(settings.service_name)
-    secret = settings.internal_secret.get_secret_value()
-    async with httpx.AsyncClient(trust_env=False) as client:
-        source = HttpFeedSource(client, settings.customer_url, lambda: sign_internal_token(principal, secret))
-        consumer = EventConsumer(
-            name="customer-events",
-            source=source,
-            sessionmaker=app.state.sessionmaker,
-            tables=infra,
-            handlers=HANDLERS,
-            wait=settings.feed_wait_seconds,
-        )
-        app.state.customer_consumer = consumer
-        await consumer.run()
-
-
 def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
     settings: Settings = app.state.settings
-    return [follow_customers(app)] if settings.consume_events else []
+    if not settings.consume_events:
+        return []
+    follow_customers = follow_http_feed(
+        sessionmaker=app.state.sessionmaker,
+        tables=infra,
+        name="customer-events",
+        base_url=settings.customer_url,
+        handlers=HANDLERS,
+        service=settings.service_name,
+        secret=settings.internal_secret.get_secret_value(),
+        wait=settings.feed_wait_seconds,
+    )
+    return [follow_customers]
