@@ -31,6 +31,9 @@ from crm_chassis.nats import (
     MSG_ID_HEADER,
     JetStreamSource,
     OutboxRelay,
+    connect_nats,
+    default_stream_name,
+    default_subject_prefix,
     ensure_stream,
     event_subject,
     subjects_for,
@@ -403,3 +406,17 @@ async def test_a_failed_batch_is_offered_again_not_acknowledged(
     info = await (await src.subscribe()).consumer_info()
     assert info.num_ack_pending == 0
     await src.close()
+
+
+async def test_connect_nats_and_naming_conventions(nc: NATS) -> None:
+    client = await asyncio.wait_for(connect_nats(NATS_URL, name="relaytest"), 10)
+    try:
+        assert (await client.jetstream().account_info()).limits is not None
+    finally:
+        await client.close()
+    assert default_stream_name("customer") == "CRM_CUSTOMER"
+    assert default_subject_prefix("customer") == "crm.customer"
+    assert event_subject("crm.customer", "customer.created") == "crm.customer.customer.created"
+    assert subjects_for("crm.customer") == ["crm.customer.>"]
+    with pytest.raises(ValueError):
+        event_subject("crm.customer", "customer.*")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
@@ -75,4 +75,4 @@ class Customer(Base):
         Index("ix_customer_lifecycle_stage", "lifecycle_stage"),
     )
     # Optimistic locking: an UPDATE names the version it read, so a concurrent change is refused.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
