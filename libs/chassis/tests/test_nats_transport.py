@@ -42,14 +42,12 @@ from crm_chassis.tables import infra_tables
 from crm_chassis.testing import BACKENDS, scratch_database
 
 NATS_URL = os.environ.get("CRM_TEST_NATS_URL", "nats://127.0.0.1:4222")
+ON_CI = os.environ.get("CI") == "true"
 ACK_WAIT = 1.0  # short, so a redelivery after a simulated crash comes within the test
 
 metadata = make_metadata("relaytest")
 infra = infra_tables(metadata)
 effect = Table("effect", metadata, Column("key", String(50), primary_key=True), Column("count", Integer))
-
-
-ON_CI = os.environ.get("CI") == "true"
 
 
 def _unavailable(reason: str) -> None:

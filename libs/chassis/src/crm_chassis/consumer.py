@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
+import nats.errors
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -176,7 +177,7 @@ class EventConsumer:
                 delay = 0.5
             except asyncio.CancelledError:
                 raise
-            except (httpx.HTTPError, SQLAlchemyError, OSError, ValueError) as exc:
+            except (httpx.HTTPError, nats.errors.Error, SQLAlchemyError, OSError, ValueError) as exc:
                 logger.warning(
                     "consumer poll failed",
                     extra={"consumer": self.name, "error": repr(exc), "retry_in": delay},
