@@ -41,8 +41,12 @@ def build_env() -> dict[str, str]:
     customer_url = f"http://127.0.0.1:{_port('customer')}"
     for service in ("scoring", "feedback", "gateway"):
         env.setdefault(f"CRM_{service.upper()}_CUSTOMER_URL", customer_url)
-    env.setdefault("CRM_GATEWAY_SCORING_URL", f"http://127.0.0.1:{_port('scoring')}")
-    env.setdefault("CRM_GATEWAY_FEEDBACK_URL", f"http://127.0.0.1:{_port('feedback')}")
+    scoring_url = f"http://127.0.0.1:{_port('scoring')}"
+    feedback_url = f"http://127.0.0.1:{_port('feedback')}"
+    for service in ("gateway", "feedback"):
+        env.setdefault(f"CRM_{service.upper()}_SCORING_URL", scoring_url)
+    for service in ("gateway", "scoring"):
+        env.setdefault(f"CRM_{service.upper()}_FEEDBACK_URL", feedback_url)
     Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     return env
 
