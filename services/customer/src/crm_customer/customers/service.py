@@ -149,11 +149,12 @@ async def update(
     fields = data.model_dump(exclude_unset=True, mode="python")
     fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
     await _check_external_ref(session, fields.get("external_ref"), customer.id)
-    changed = [name for name, value in _jsonable(fields).items() if getattr(customer, name) != value]
+    values = _jsonable(fields)
+    changed = [name for name, value in values.items() if getattr(customer, name) != value]
     if not changed:
         return customer
     for name in changed:
-        setattr(customer, name, _jsonable(fields)[name])
+        setattr(customer, name, values[name])
     customer.search_text = _search_text(customer)
     customer.updated_at = utcnow()
     await session.flush()
