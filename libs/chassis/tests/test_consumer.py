@@ -67,9 +67,7 @@ def consumer(
     source: ListSource, sm: async_sessionmaker[AsyncSession], tables: InfraTables = infra, **kw: object
 ) -> EventConsumer:
     handlers = kw.pop("handlers", {"thing.happened": count_effect})
-    return EventConsumer(
-        name="test", source=source, sessionmaker=sm, tables=tables, handlers=handlers, batch_size=3
-    )  # type: ignore[arg-type]
+    return EventConsumer(name="test", source=source, sessionmaker=sm, tables=tables, handlers=handlers, batch_size=3)  # type: ignore[arg-type]
 
 
 async def effects(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:

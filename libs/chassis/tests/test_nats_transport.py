@@ -116,9 +116,7 @@ async def sessionmaker(
         await engine.dispose()
 
 
-async def record(
-    sm: async_sessionmaker[AsyncSession], keys: list[str], *, commit: bool = True
-) -> list[uuid.UUID]:
+async def record(sm: async_sessionmaker[AsyncSession], keys: list[str], *, commit: bool = True) -> list[uuid.UUID]:
     """Record one `thing.happened` event per key in a single transaction."""
     async with sm() as session:
         ids = [await record_event(session, infra.outbox, "thing.happened", key, {"key": key}) for key in keys]
@@ -143,9 +141,7 @@ async def effects(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         return {key: count for key, count in await session.execute(select(effect.c.key, effect.c.count))}
 
 
-def relay(
-    js: JetStreamContext, sm: async_sessionmaker[AsyncSession], s: Stream, name: str = "nats"
-) -> OutboxRelay:
+def relay(js: JetStreamContext, sm: async_sessionmaker[AsyncSession], s: Stream, name: str = "nats") -> OutboxRelay:
     return OutboxRelay(name, sm, infra, js, s.prefix, s.name, batch_size=4)
 
 
@@ -187,9 +183,7 @@ async def stream_events(js: JetStreamContext, s: Stream) -> list[tuple[str, dict
     return out
 
 
-async def until(
-    check: Callable[[], Awaitable[bool]], step: Callable[[], Awaitable[object]], timeout: float
-) -> None:
+async def until(check: Callable[[], Awaitable[bool]], step: Callable[[], Awaitable[object]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         assert time.monotonic() < deadline, "condition not reached in time"

@@ -16,9 +16,7 @@ ALEMBIC_INI = Path(__file__).parents[1] / "alembic.ini"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     async with scratch_database(request.param, tmp_path_factory.mktemp("customer"), "customer") as url:
         await migrate(ALEMBIC_INI, url)
         yield url
@@ -35,9 +33,7 @@ async def app(database_url: str) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     await truncate(app.state.engine, metadata)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://customer", headers=internal_headers()
-    ) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://customer", headers=internal_headers()) as c:
         yield c
 
 

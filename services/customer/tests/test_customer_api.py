@@ -29,9 +29,7 @@ async def create(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
 
 async def count(db: Any, table: Any = None) -> int:
     async with db() as session:
-        return int(
-            await session.scalar(select(func.count()).select_from(table if table is not None else Customer))
-        )
+        return int(await session.scalar(select(func.count()).select_from(table if table is not None else Customer)))
 
 
 async def test_create_then_read_back(client: httpx.AsyncClient) -> None:
@@ -83,9 +81,7 @@ async def test_unknown_field_is_rejected_and_listed(client: httpx.AsyncClient, d
 async def test_wrong_types_and_ranges_list_every_field(client: httpx.AsyncClient, db: Any) -> None:
     response = await client.post(
         "/customers",
-        json=person(
-            kind="robot", email="not-an-email", birth_date="2999-01-01", tags="vip", marketing_consent="maybe"
-        ),
+        json=person(kind="robot", email="not-an-email", birth_date="2999-01-01", tags="vip", marketing_consent="maybe"),
     )
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
@@ -106,9 +102,7 @@ async def test_oversize_custom_fields_and_tags(client: httpx.AsyncClient) -> Non
     many = {f"f{i}": i for i in range(51)}
     assert (await client.post("/customers", json=person(custom_fields=many))).status_code == 422
     assert (await client.post("/customers", json=person(custom_fields={"Bad Key": 1}))).status_code == 422
-    assert (
-        await client.post("/customers", json=person(tags=[f"t{i}" for i in range(51)]))
-    ).status_code == 422
+    assert (await client.post("/customers", json=person(tags=[f"t{i}" for i in range(51)]))).status_code == 422
 
 
 async def test_malformed_json_and_oversize_body(client: httpx.AsyncClient, db: Any) -> None:
@@ -159,9 +153,7 @@ async def test_patch_clears_and_validates(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json()["tags"] == [] and response.json()["occupation"] is None
     assert (await client.patch(url, json={"name": None}, headers={"If-Match": '"2"'})).status_code == 422
-    assert (
-        await client.patch(url, json={"kind": "organization"}, headers={"If-Match": '"2"'})
-    ).status_code == 422
+    assert (await client.patch(url, json={"kind": "organization"}, headers={"If-Match": '"2"'})).status_code == 422
 
 
 async def test_soft_delete(client: httpx.AsyncClient, db: Any) -> None:
@@ -224,9 +216,7 @@ async def test_filters_and_tag(client: httpx.AsyncClient) -> None:
     got = (await client.get("/customers", params={"lifecycle_stage": "active"})).json()["items"]
     assert [c["name"] for c in got] == ["A"]
     assert (await client.get("/customers", params={"lifecycle_stage": "zombie"})).status_code == 422
-    assert (
-        await client.get("/customers", params={"created_after": "2020-01-01T00:00:00"})
-    ).status_code == 422
+    assert (await client.get("/customers", params={"created_after": "2020-01-01T00:00:00"})).status_code == 422
 
 
 async def test_cursor_pagination_is_stable_and_complete(client: httpx.AsyncClient) -> None:
@@ -250,9 +240,7 @@ async def test_cursor_pagination_is_stable_and_complete(client: httpx.AsyncClien
     assert (await client.get("/customers", params={"limit": 0})).status_code == 422
     assert (await client.get("/customers", params={"cursor": "garbage!"})).status_code == 422
     first = (await client.get("/customers", params={"limit": 5, "sort": "name"})).json()
-    wrong_sort = await client.get(
-        "/customers", params={"cursor": first["next_cursor"], "sort": "-created_at"}
-    )
+    wrong_sort = await client.get("/customers", params={"cursor": first["next_cursor"], "sort": "-created_at"})
     assert wrong_sort.status_code == 422
 
 
@@ -286,9 +274,7 @@ async def test_idempotency_key_is_scoped_per_caller(app: Any, client: httpx.Asyn
 
 async def test_concurrent_same_key_creates_one(client: httpx.AsyncClient, db: Any) -> None:
     headers = {"Idempotency-Key": "race"}
-    responses = await asyncio.gather(
-        *[client.post("/customers", json=person(), headers=headers) for _ in range(5)]
-    )
+    responses = await asyncio.gather(*[client.post("/customers", json=person(), headers=headers) for _ in range(5)])
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {201, 409}
     assert 201 in statuses
@@ -310,9 +296,7 @@ async def test_calls_without_internal_token_are_refused(app: Any, db: Any) -> No
 
 async def test_events_written_with_the_change(client: httpx.AsyncClient, db: Any) -> None:
     created = await create(client)
-    await client.patch(
-        f"/customers/{created['id']}", json={"lifecycle_stage": "active"}, headers={"If-Match": '"1"'}
-    )
+    await client.patch(f"/customers/{created['id']}", json={"lifecycle_stage": "active"}, headers={"If-Match": '"1"'})
     await client.delete(f"/customers/{created['id']}", headers={"If-Match": '"2"'})
     await client.post("/customers", json=person(kind="robot"))  # refused: must publish nothing
     feed = (await client.get("/internal/events", params={"after": 0})).json()

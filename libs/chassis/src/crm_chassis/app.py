@@ -139,9 +139,7 @@ def _install_database_error_handlers(app: FastAPI) -> None:
 
     async def integrity(request: Request, exc: Exception) -> Response:
         logger.warning("integrity error", extra={"error": str(exc)[:500]})
-        return problem_response(
-            409, "conflict", "the change conflicts with existing data", instance=request.url.path
-        )
+        return problem_response(409, "conflict", "the change conflicts with existing data", instance=request.url.path)
 
     async def operational(request: Request, exc: Exception) -> Response:
         logger.error("database unavailable", extra={"error": str(exc)[:500]})

@@ -85,9 +85,7 @@ class EventConsumer:
 
     async def poll_once(self, wait: float | None = None) -> int:
         """Fetch one batch after our cursor and apply it; the number of events applied."""
-        events = await self.source.fetch(
-            await self.cursor(), self.batch_size, self.wait if wait is None else wait
-        )
+        events = await self.source.fetch(await self.cursor(), self.batch_size, self.wait if wait is None else wait)
         if not events:
             return 0
         try:
@@ -109,9 +107,7 @@ class EventConsumer:
                 select(cursor_t.c.last_seq).where(cursor_t.c.consumer == self.name).with_for_update()
             )
             if current is None:
-                await session.execute(
-                    insert(cursor_t).values(consumer=self.name, last_seq=0, updated_at=utcnow())
-                )
+                await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=0, updated_at=utcnow()))
                 current = 0
             ids = [e.id for e in events]
             seen = set(
@@ -138,9 +134,7 @@ class EventConsumer:
                 last = max(last, event.seq)
             if last != current:
                 await session.execute(
-                    update(cursor_t)
-                    .where(cursor_t.c.consumer == self.name)
-                    .values(last_seq=last, updated_at=utcnow())
+                    update(cursor_t).where(cursor_t.c.consumer == self.name).values(last_seq=last, updated_at=utcnow())
                 )
         return applied
 
@@ -154,9 +148,7 @@ class EventConsumer:
             if attempts < MAX_ATTEMPTS:
                 raise
             # A poison event must not stop the stream: park it for an operator and move on.
-            logger.error(
-                "event parked in dead_letter", extra={"consumer": self.name, "event_id": str(event.id)}
-            )
+            logger.error("event parked in dead_letter", extra={"consumer": self.name, "event_id": str(event.id)})
             await session.execute(
                 insert(self.tables.dead_letter).values(
                     consumer=self.name,

@@ -82,6 +82,11 @@ class PayloadTooLarge(AppError):
 class Unprocessable(AppError):
     status, code = 422, "validation_failed"
 
+    @classmethod
+    def field(cls, name: str, code: str, message: str) -> Unprocessable:
+        """A 422 about one field, in the same `errors[]` shape as request validation."""
+        return cls(f"invalid input: {name}: {message}", errors=[{"field": name, "code": code, "message": message}])
+
 
 class PreconditionRequired(AppError):
     status, code = 428, "precondition_required"

@@ -27,9 +27,7 @@ def require_if_match(request: Request, etag: str) -> None:
     """Refuse a write that does not name the current version (lost-update protection)."""
     header = request.headers.get("if-match")
     if header is None:
-        raise PreconditionRequired(
-            "this request must carry an If-Match header with the ETag of the version it changes"
-        )
+        raise PreconditionRequired("this request must carry an If-Match header with the ETag of the version it changes")
     if header.strip() != "*" and etag not in _tags(header):
         raise PreconditionFailed(
             "the resource has changed since it was read; fetch it again and retry", current_etag=etag

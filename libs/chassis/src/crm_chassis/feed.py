@@ -26,9 +26,7 @@ async def read_events(
 ) -> list[Event]:
     async with sessionmaker() as session:
         rows = (
-            await session.execute(
-                select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq).limit(limit)
-            )
+            await session.execute(select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq).limit(limit))
         ).mappings()
         return [Event.model_validate(dict(row)) for row in rows]
 

@@ -41,9 +41,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= 255:
-            await send_problem(
-                send, 422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"
-            )
+            await send_problem(send, 422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
             return
         principal = scope.get("state", {}).get("principal")
         owner = principal.subject if principal is not None else "anonymous"
@@ -99,9 +97,7 @@ class IdempotencyMiddleware:
         for _ in range(2):
             async with sessionmaker() as session:
                 row = (
-                    (await session.execute(select(t).where(t.c.principal == owner, t.c.key == key)))
-                    .mappings()
-                    .first()
+                    (await session.execute(select(t).where(t.c.principal == owner, t.c.key == key))).mappings().first()
                 )
                 stale = row is not None and (
                     row["expires_at"] <= now
@@ -156,9 +152,7 @@ class IdempotencyMiddleware:
             await session.execute(
                 update(t)
                 .where(*where)
-                .values(
-                    state="done", status=captured["status"], headers=headers, body=bytes(captured["body"])
-                )
+                .values(state="done", status=captured["status"], headers=headers, body=bytes(captured["body"]))
             )
 
 

@@ -31,9 +31,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def send_problem(
-    send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None = None
-) -> None:
+async def send_problem(send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
     import json
 
     body = json.dumps(problem_body(status, code, detail)).encode()
@@ -137,9 +135,7 @@ class BodyLimitMiddleware:
                 await send_problem(send, 400, "bad_request", "Content-Length is not a number")
                 return
             if int(declared) > limit:
-                await send_problem(
-                    send, 413, "payload_too_large", f"the request body is larger than {limit} bytes"
-                )
+                await send_problem(send, 413, "payload_too_large", f"the request body is larger than {limit} bytes")
                 return
         received = 0
 

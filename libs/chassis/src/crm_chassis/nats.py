@@ -275,9 +275,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except (nats.errors.Error, SQLAlchemyError, OSError) as exc:
-                logger.warning(
-                    "outbox relay failed", extra={"relay": self.name, "error": repr(exc), "retry_in": delay}
-                )
+                logger.warning("outbox relay failed", extra={"relay": self.name, "error": repr(exc), "retry_in": delay})
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
                 delay = min(delay * 2, 30.0)
                 continue

@@ -13,7 +13,8 @@ from uuid import UUID
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_chassis.errors import Unprocessable
@@ -35,9 +36,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size (max 200)")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=2048, description="next_cursor of the previous page")
-    ] = None,
+    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
@@ -87,9 +86,7 @@ def decode_cursor(cursor: str, sort: str, size: int) -> list[Any]:
         ) from exc
 
 
-def after_keyset(
-    order: Sequence[tuple[ColumnElement[Any], bool]], values: Sequence[Any]
-) -> ColumnElement[bool]:
+def after_keyset(order: Sequence[tuple[ColumnElement[Any], bool]], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order given as (column, descending) pairs.
 
     Expands to (a > x) OR (a = x AND b > y) ..., which handles mixed directions and NULL-free keys.
@@ -100,3 +97,25 @@ def after_keyset(
         step = column < values[i] if descending else column > values[i]
         clauses.append(and_(*equal, step))
     return or_(*clauses)
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    order: Sequence[tuple[Any, bool]],
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of `stmt` in keyset `order` (columns with a descending flag), and the next cursor.
+
+    The last column of `order` must be unique (the id) so that the order is total and stable.
+    """
+    if cursor:
+        stmt = stmt.where(after_keyset(order, decode_cursor(cursor, sort, len(order))))
+    stmt = stmt.order_by(*[col.desc() if desc else col.asc() for col, desc in order]).limit(limit + 1)
+    rows = list((await session.scalars(stmt)).all())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(sort, [getattr(rows[-1], col.key) for col, _ in order])

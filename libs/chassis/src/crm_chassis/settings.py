@@ -41,10 +41,7 @@ class ServiceSettings(BaseSettings):
     def _defaults_and_safety(self) -> ServiceSettings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
-        if (
-            self.environment == "production"
-            and self.internal_secret.get_secret_value() == DEV_INTERNAL_SECRET
-        ):
+        if self.environment == "production" and self.internal_secret.get_secret_value() == DEV_INTERNAL_SECRET:
             raise ValueError("CRM_INTERNAL_SECRET must be set to a real secret in production")
         return self
 

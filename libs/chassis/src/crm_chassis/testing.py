@@ -30,9 +30,7 @@ def postgres_url_or_skip() -> str:
     if not url:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{POSTGRES_ENV} must be set in CI: the PostgreSQL tests may not be skipped there")
-        pytest.skip(
-            f"PostgreSQL tests skipped: set {POSTGRES_ENV}=postgresql://user@host:port/db to run them"
-        )
+        pytest.skip(f"PostgreSQL tests skipped: set {POSTGRES_ENV}=postgresql://user@host:port/db to run them")
     return normalise_url(url)
 
 

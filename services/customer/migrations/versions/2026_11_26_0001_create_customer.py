@@ -77,13 +77,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_ref", name=op.f("uq_customer_external_ref")),
         schema=SCHEMA,
     )
-    op.create_index(
-        "ix_customer_created_at_id", "customer", ["created_at", "id"], unique=False, schema=SCHEMA
-    )
+    op.create_index("ix_customer_created_at_id", "customer", ["created_at", "id"], unique=False, schema=SCHEMA)
     op.create_index(op.f("ix_customer_email"), "customer", ["email"], unique=False, schema=SCHEMA)
-    op.create_index(
-        "ix_customer_lifecycle_stage", "customer", ["lifecycle_stage"], unique=False, schema=SCHEMA
-    )
+    op.create_index("ix_customer_lifecycle_stage", "customer", ["lifecycle_stage"], unique=False, schema=SCHEMA)
     op.create_index("ix_customer_name_id", "customer", ["name", "id"], unique=False, schema=SCHEMA)
     op.create_index(op.f("ix_customer_owner_id"), "customer", ["owner_id"], unique=False, schema=SCHEMA)
     op.create_index(op.f("ix_customer_phone"), "customer", ["phone"], unique=False, schema=SCHEMA)

@@ -12,9 +12,15 @@ from crm_customer.db import infra
 CUSTOMER_CREATED = "customer.created"
 CUSTOMER_UPDATED = "customer.updated"
 CUSTOMER_DELETED = "customer.deleted"
+CUSTOMER_OWNER_CHANGED = "customer.owner_changed"
+ORDER_RECORDED = "order.recorded"
+ORDER_REFUNDED = "order.refunded"
+ORDER_UPDATED = "order.updated"
+ORDER_DELETED = "order.deleted"
+INTERACTION_LOGGED = "interaction.logged"
+INTERACTION_UPDATED = "interaction.updated"
+INTERACTION_DELETED = "interaction.deleted"
 
 
-async def publish(
-    session: AsyncSession, type: str, aggregate_id: Any, data: dict[str, Any], version: int
-) -> None:
+async def publish(session: AsyncSession, type: str, aggregate_id: Any, data: dict[str, Any], version: int) -> None:
     await record_event(session, infra.outbox, type, aggregate_id, data, version=version)

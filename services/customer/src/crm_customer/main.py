@@ -6,6 +6,8 @@ from crm_chassis.app import create_service_app
 from crm_customer.config import Settings
 from crm_customer.customers.router import router as customers_router
 from crm_customer.db import SCHEMA, infra, metadata
+from crm_customer.interactions.router import router as interactions_router
+from crm_customer.orders.router import router as orders_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -16,7 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=metadata,
         infra=infra,
         title="CRM customer service",
-        description="The customer archive: people and organisations, owners, acquisition, lifecycle.",
-        routers=[customers_router],
+        description="The customer archive: people, organisations, contacts, the contact log, orders, points.",
+        routers=[customers_router, orders_router, interactions_router],
         body_limits={"/imports": settings.import_max_bytes},
     )

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, column, exists, func, literal, sel
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_chassis.pagination import after_keyset, decode_cursor, encode_cursor
+from crm_chassis.pagination import paginate
 from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import CustomerFilters, CustomerSort, normalise_text
 
@@ -24,9 +24,7 @@ _SORTS: dict[str, list[tuple[Any, bool]]] = {
 }
 
 
-async def get(
-    session: AsyncSession, customer_id: uuid.UUID, *, include_deleted: bool = False
-) -> Customer | None:
+async def get(session: AsyncSession, customer_id: uuid.UUID, *, include_deleted: bool = False) -> Customer | None:
     stmt = select(Customer).where(Customer.id == customer_id)
     if not include_deleted:
         stmt = stmt.where(Customer.deleted_at.is_(None))
@@ -35,9 +33,7 @@ async def get(
 
 async def exists_active(session: AsyncSession, customer_id: uuid.UUID) -> bool:
     return bool(
-        await session.scalar(
-            select(literal(True)).where(Customer.id == customer_id, Customer.deleted_at.is_(None))
-        )
+        await session.scalar(select(literal(True)).where(Customer.id == customer_id, Customer.deleted_at.is_(None)))
     )
 
 
@@ -85,15 +81,4 @@ def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[Custome
 async def list_page(
     session: AsyncSession, filters: CustomerFilters, sort: CustomerSort, limit: int, cursor: str | None
 ) -> tuple[Sequence[Customer], str | None]:
-    order = _SORTS[sort]
-    stmt = _filtered(session, filters)
-    if cursor:
-        stmt = stmt.where(after_keyset(order, decode_cursor(cursor, sort, len(order))))
-    stmt = stmt.order_by(*[col.desc() if desc else col.asc() for col, desc in order]).limit(limit + 1)
-    rows = (await session.scalars(stmt)).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(sort, [getattr(last, col.key) for col, _ in order])
-    return rows, next_cursor
+    return await paginate(session, _filtered(session, filters), _SORTS[sort], sort, limit, cursor)

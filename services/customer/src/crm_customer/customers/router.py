@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from crm_chassis.db import SessionDep
 from crm_chassis.errors import NotAvailable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
-from crm_customer.config import Settings
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import (
@@ -20,23 +18,9 @@ from crm_customer.customers.schemas import (
     CustomerSort,
     CustomerUpdate,
 )
+from crm_customer.deps import CustomerDep, SettingsDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-async def valid_customer(customer_id: uuid.UUID, session: SessionDep) -> Customer:
-    return await customer_service.get(session, customer_id=customer_id)
-
-
-CustomerDep = Annotated[Customer, Depends(valid_customer)]
 
 
 def _read(customer: Customer, response: Response) -> CustomerRead:
@@ -77,9 +61,7 @@ async def list_customers(
     summary="Read a customer",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-async def read_customer(
-    customer: CustomerDep, request: Request, response: Response
-) -> CustomerRead | Response:
+async def read_customer(customer: CustomerDep, request: Request, response: Response) -> CustomerRead | Response:
     cached = not_modified(request, etag_for(customer.version))
     return cached if cached is not None else _read(customer, response)
 

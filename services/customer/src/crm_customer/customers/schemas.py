@@ -218,9 +218,7 @@ INDIVIDUAL_FIELDS = frozenset(
         "needs_product",
     }
 )
-ORGANIZATION_FIELDS = frozenset(
-    {"industry", "company_size", "business_lines", "management", "purchasing_activities"}
-)
+ORGANIZATION_FIELDS = frozenset({"industry", "company_size", "business_lines", "management", "purchasing_activities"})
 
 
 class CustomerFields(BaseModel):

@@ -56,9 +56,7 @@ async def _validated(
     errors: list[dict[str, str]] = []
     wrong_kind = ORGANIZATION_FIELDS if kind == Kind.individual else INDIVIDUAL_FIELDS
     for name in sorted(wrong_kind & {k for k, v in changes.items() if v not in (None, [])}):
-        errors.append(
-            {"field": name, "code": "not_for_kind", "message": f"{name} does not apply to a {kind}"}
-        )
+        errors.append({"field": name, "code": "not_for_kind", "message": f"{name} does not apply to a {kind}"})
     for name, message in _NOT_NULLABLE.items():
         if name in changes and changes[name] is None:
             errors.append({"field": name, "code": "required", "message": message})
@@ -72,9 +70,7 @@ async def _validated(
             try:
                 contact["value"] = normalise_phone(contact["value"], region)
             except ValueError as exc:
-                errors.append(
-                    {"field": f"other_contacts.{i}.value", "code": "invalid_phone", "message": str(exc)}
-                )
+                errors.append({"field": f"other_contacts.{i}.value", "code": "invalid_phone", "message": str(exc)})
     referred_by = changes.get("referred_by")
     if referred_by is not None:
         if referred_by == customer_id:
@@ -93,9 +89,7 @@ async def _validated(
     return changes
 
 
-async def _check_external_ref(
-    session: AsyncSession, external_ref: str | None, customer_id: uuid.UUID | None
-) -> None:
+async def _check_external_ref(session: AsyncSession, external_ref: str | None, customer_id: uuid.UUID | None) -> None:
     if external_ref is None:
         return
     holder = await customer_repo.id_by_external_ref(session, external_ref)
@@ -130,9 +124,7 @@ async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: s
     customer.search_text = _search_text(customer)
     session.add(customer)
     await session.flush()
-    await events.publish(
-        session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version
-    )
+    await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
     return customer
 
 
@@ -143,9 +135,7 @@ async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
-async def update(
-    session: AsyncSession, *, customer: Customer, data: CustomerUpdate, phone_region: str
-) -> Customer:
+async def update(session: AsyncSession, *, customer: Customer, data: CustomerUpdate, phone_region: str) -> Customer:
     fields = data.model_dump(exclude_unset=True, mode="python")
     fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
     await _check_external_ref(session, fields.get("external_ref"), customer.id)
@@ -173,9 +163,7 @@ async def delete(session: AsyncSession, *, customer: Customer) -> None:
     customer.deleted_at = now
     customer.updated_at = now
     await session.flush()
-    await events.publish(
-        session, events.CUSTOMER_DELETED, customer.id, {"id": str(customer.id)}, customer.version
-    )
+    await events.publish(session, events.CUSTOMER_DELETED, customer.id, {"id": str(customer.id)}, customer.version)
 
 
 async def list_page(

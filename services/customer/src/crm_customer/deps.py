@@ -1,0 +1,29 @@
+"""Dependencies shared by the customer service's routers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crm_chassis.db import SessionDep
+from crm_customer.config import Settings
+from crm_customer.customers import service as customer_service
+from crm_customer.customers.models import Customer
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def valid_customer(customer_id: uuid.UUID, session: SessionDep) -> Customer:
+    """The live customer named in the path, or 404."""
+    return await customer_service.get(session, customer_id=customer_id)
+
+
+CustomerDep = Annotated[Customer, Depends(valid_customer)]
