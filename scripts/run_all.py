@@ -126,9 +126,7 @@ def main() -> int:
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(
-                        f"{name} exited with code {process.returncode}; stopping the others", file=sys.stderr
-                    )
+                    print(f"{name} exited with code {process.returncode}; stopping the others", file=sys.stderr)
                     return 1
             time.sleep(0.3)
         return 0

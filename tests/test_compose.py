@@ -29,8 +29,6 @@ def test_each_service_has_its_own_schema_role_and_migration() -> None:
     for name in ("customer", "scoring", "feedback", "gateway"):
         url = services[name]["environment"][f"CRM_{name.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql+asyncpg://{name}:")
-        assert (
-            services[name]["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
-        )
+        assert services[name]["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
     assert "-js" in services["nats"]["command"]

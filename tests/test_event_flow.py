@@ -60,19 +60,13 @@ async def apps(
 @pytest.fixture
 async def customer_client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=apps["customer"])
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://customer", headers=internal_headers()
-    ) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://customer", headers=internal_headers()) as c:
         yield c
 
 
 def consumer_for(apps: dict[str, FastAPI], client: httpx.AsyncClient, which: str) -> EventConsumer:
-    tables, handlers = (
-        (scoring_infra, SCORING_HANDLERS) if which == "scoring" else (feedback_infra, FEEDBACK_HANDLERS)
-    )
-    source = HttpFeedSource(
-        client, "http://customer", lambda: internal_headers(role="service")["X-Internal-Token"]
-    )
+    tables, handlers = (scoring_infra, SCORING_HANDLERS) if which == "scoring" else (feedback_infra, FEEDBACK_HANDLERS)
+    source = HttpFeedSource(client, "http://customer", lambda: internal_headers(role="service")["X-Internal-Token"])
     return EventConsumer(
         name="customer-events",
         source=source,
@@ -92,9 +86,7 @@ async def test_created_updated_deleted_reach_both_read_models(
 ) -> None:
     owner = str(uuid.uuid4())
     created = (
-        await customer_client.post(
-            "/customers", json={"kind": "organization", "name": "Acme", "owner_id": owner}
-        )
+        await customer_client.post("/customers", json={"kind": "organization", "name": "Acme", "owner_id": owner})
     ).json()
     patched = await customer_client.patch(
         f"/customers/{created['id']}", json={"name": "Acme Ltd"}, headers={"If-Match": '"1"'}
@@ -122,9 +114,7 @@ async def test_replayed_or_older_event_changes_nothing(
     apps: dict[str, FastAPI], customer_client: httpx.AsyncClient
 ) -> None:
     created = (await customer_client.post("/customers", json={"kind": "individual", "name": "First"})).json()
-    await customer_client.patch(
-        f"/customers/{created['id']}", json={"name": "Second"}, headers={"If-Match": '"1"'}
-    )
+    await customer_client.patch(f"/customers/{created['id']}", json={"name": "Second"}, headers={"If-Match": '"1"'})
     feed = (await customer_client.get("/internal/events", params={"after": 0, "limit": 1000})).json()["items"]
     mine = [e for e in feed if e["aggregate_id"] == created["id"]]
     from crm_chassis.events import Event
@@ -139,9 +129,7 @@ async def test_replayed_or_older_event_changes_nothing(
 async def test_long_poll_returns_as_soon_as_an_event_commits(
     apps: dict[str, FastAPI], customer_client: httpx.AsyncClient
 ) -> None:
-    last = (await customer_client.get("/internal/events", params={"after": 0, "limit": 1000})).json()[
-        "last_seq"
-    ]
+    last = (await customer_client.get("/internal/events", params={"after": 0, "limit": 1000})).json()["last_seq"]
 
     async def create_later() -> None:
         await asyncio.sleep(0.3)

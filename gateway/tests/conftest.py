@@ -33,9 +33,7 @@ UPSTREAM_NAMES = ("customer", "scoring", "feedback")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A database migrated to head, shared by the session's tests on one backend."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('gateway-db') / 'gateway.db'}"
@@ -70,9 +68,7 @@ class Gateway:
     upstreams: dict[str, FastAPI]
 
     async def login(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> dict[str, str]:
-        response = await self.client.post(
-            "/api/v1/auth/token", data={"username": email, "password": password}
-        )
+        response = await self.client.post("/api/v1/auth/token", data={"username": email, "password": password})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

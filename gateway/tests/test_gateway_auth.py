@@ -58,9 +58,7 @@ async def test_token_for_right_credentials_is_a_pinned_hs256_jwt(gateway):
     ids=["wrong-password", "unknown-user"],
 )
 async def test_wrong_credentials_get_the_same_401_problem(gateway, username, password):
-    response = await gateway.client.post(
-        "/api/v1/auth/token", data={"username": username, "password": password}
-    )
+    response = await gateway.client.post("/api/v1/auth/token", data={"username": username, "password": password})
 
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM
@@ -93,9 +91,7 @@ async def test_me_returns_the_signed_in_user(gateway):
 async def test_disabled_user_gets_no_token(gateway):
     email = await gateway.add_user(is_active=False)
 
-    response = await gateway.client.post(
-        "/api/v1/auth/token", data={"username": email, "password": "pass-word-123"}
-    )
+    response = await gateway.client.post("/api/v1/auth/token", data={"username": email, "password": "pass-word-123"})
 
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong email or password"
@@ -138,9 +134,7 @@ def _bad_tokens(gateway: Any, admin_id: str) -> dict[str, str]:
         "wrong-audience": jwt.encode(good | {"aud": "someone-else"}, secret),
         "no-expiry": jwt.encode({k: v for k, v in good.items() if k != "exp"}, secret),
         "hs512": jwt.encode(good, secret, algorithm="HS512"),
-        "internal-token": sign_internal_token(
-            Principal(subject=admin_id, kind="user", role="admin"), internal_secret
-        ),
+        "internal-token": sign_internal_token(Principal(subject=admin_id, kind="user", role="admin"), internal_secret),
         "unknown-user": jwt.encode(good | {"sub": "00000000-0000-0000-0000-000000000000"}, secret),
         "sub-not-uuid": jwt.encode(good | {"sub": "admin"}, secret),
     }

@@ -113,9 +113,7 @@ async def test_idempotent_methods_are_retried_once(open_gateway, error, method):
     flaky = FlakyTransport(error)
     async with open_gateway(transports={"customer": flaky}) as gateway:
         headers = await gateway.login()
-        response = await gateway.client.request(
-            method, "/api/v1/customers/1", headers=headers, content=b"same"
-        )
+        response = await gateway.client.request(method, "/api/v1/customers/1", headers=headers, content=b"same")
 
     assert response.status_code == 200
     assert response.json() == {"attempt": 2, "body": "same"}

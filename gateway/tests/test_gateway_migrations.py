@@ -27,9 +27,7 @@ TABLES = {
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[tuple[str, str | None]]:
+async def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'var' / 'gateway.db'}", None
         return

@@ -105,9 +105,7 @@ def test_merge_renames_until_no_clash_remains():
                 "get": {
                     "operationId": "op",
                     "responses": {
-                        "200": {
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/B"}}}
-                        }
+                        "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/B"}}}}
                     },
                 }
             }
@@ -121,9 +119,7 @@ def test_merge_renames_until_no_clash_remains():
     # B looks the same but points at a different A, so it must be renamed too.
     assert schemas["scoring_B"] == {"$ref": "#/components/schemas/scoring_A"}
     assert schemas["B"] == {"$ref": "#/components/schemas/A"}
-    ref = merged["paths"]["/api/v1/scores"]["get"]["responses"]["200"]["content"]["application/json"][
-        "schema"
-    ]
+    ref = merged["paths"]["/api/v1/scores"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ref == {"$ref": "#/components/schemas/scoring_B"}
 
 

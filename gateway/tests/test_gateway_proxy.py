@@ -59,9 +59,7 @@ async def test_upstream_gets_a_verifiable_internal_identity_and_no_credentials(g
 
 
 async def test_request_id_is_forwarded_and_echoed(gateway, admin_headers):
-    response = await gateway.client.get(
-        "/api/v1/orders", headers=admin_headers | {"X-Request-ID": "trace-123"}
-    )
+    response = await gateway.client.get("/api/v1/orders", headers=admin_headers | {"X-Request-ID": "trace-123"})
 
     assert response.headers["x-request-id"] == "trace-123"
     assert response.json()["headers"]["x-request-id"] == "trace-123"
@@ -118,9 +116,7 @@ async def test_compressed_body_passes_through_undamaged(gateway, admin_headers):
 
 
 async def test_client_that_asks_for_no_encoding_is_not_sent_compressed_bytes(gateway, admin_headers):
-    response = await gateway.client.get(
-        "/api/v1/orders", headers=admin_headers | {"Accept-Encoding": "identity"}
-    )
+    response = await gateway.client.get("/api/v1/orders", headers=admin_headers | {"Accept-Encoding": "identity"})
 
     assert response.json()["headers"]["accept-encoding"] == "identity"
 
@@ -166,9 +162,7 @@ async def test_over_a_real_socket_bodies_stream_both_ways(networked_gateway):
         for _ in range(8):
             yield b"y" * 64_000
 
-    upload = await networked_gateway.client.post(
-        "/api/v1/imports?kind=orders", content=chunks(), headers=headers
-    )
+    upload = await networked_gateway.client.post("/api/v1/imports?kind=orders", content=chunks(), headers=headers)
     async with networked_gateway.client.stream(
         "GET", "/api/v1/customers/7/gzipped", headers=headers | {"Accept-Encoding": "gzip"}
     ) as download:

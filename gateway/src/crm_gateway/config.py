@@ -29,9 +29,7 @@ class Settings(ServiceSettings):
     jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), min_length=32)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=24 * 3600)
 
-    bootstrap_admin_email: str = Field(
-        default=DEFAULT_ADMIN_EMAIL, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL"
-    )
+    bootstrap_admin_email: str = Field(default=DEFAULT_ADMIN_EMAIL, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL")
     bootstrap_admin_password: SecretStr = Field(
         default=SecretStr(DEFAULT_ADMIN_PASSWORD),
         validation_alias="CRM_BOOTSTRAP_ADMIN_PASSWORD",

@@ -27,7 +27,5 @@ def upstream_failure(upstream: str, exc: httpx.TransportError) -> AppError:
     if isinstance(exc, httpx.TimeoutException):
         return GatewayTimeout(f"the {upstream} service did not answer in time", upstream=upstream)
     if isinstance(exc, httpx.ConnectError):
-        return BadGateway(
-            f"the {upstream} service is unreachable", code="upstream_unavailable", upstream=upstream
-        )
+        return BadGateway(f"the {upstream} service is unreachable", code="upstream_unavailable", upstream=upstream)
     return BadGateway(f"the {upstream} service gave no valid answer", upstream=upstream)

@@ -85,11 +85,7 @@ def public_location(location: str, upstream_base: str) -> str:
     base = upstream_base.rstrip("/")
     if location.startswith(base + "/"):
         location = location[len(base) :]
-    if (
-        location.startswith("/")
-        and not location.startswith("//")
-        and not location.startswith(PUBLIC_PREFIX + "/")
-    ):
+    if location.startswith("/") and not location.startswith("//") and not location.startswith(PUBLIC_PREFIX + "/"):
         return PUBLIC_PREFIX + location
     return location
 

@@ -63,9 +63,7 @@ def merge_service(merged: dict[str, Any], service: str, doc: dict[str, Any]) -> 
     renames = schema_renames(service, schemas, target)
     for name, schema in schemas.items():
         target.setdefault(renames.get(name, name), _rewrite_refs(schema, renames))
-    seen_ids = {
-        op.get("operationId") for item in merged.get("paths", {}).values() for op in _operations(item)
-    }
+    seen_ids = {op.get("operationId") for item in merged.get("paths", {}).values() for op in _operations(item)}
     for path, item in public_paths(service, doc).items():
         item = _rewrite_refs(copy.deepcopy(item), renames)
         for op in _operations(item):

@@ -71,28 +71,20 @@ async def forward(path: str, request: Request, user: UserDep, settings: Settings
     return response
 
 
-async def _send(
-    client: httpx.AsyncClient, request: Request, url: httpx.URL, headers: httpx.Headers
-) -> httpx.Response:
+async def _send(client: httpx.AsyncClient, request: Request, url: httpx.URL, headers: httpx.Headers) -> httpx.Response:
     method = request.method
     if method not in IDEMPOTENT:
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         content = request.stream() if has_body else b""
-        return await client.send(
-            client.build_request(method, url, headers=headers, content=content), stream=True
-        )
+        return await client.send(client.build_request(method, url, headers=headers, content=content), stream=True)
     headers.pop("content-length", None)  # httpx sets it from the bytes it sends
     body = await request.body()
     try:
-        return await client.send(
-            client.build_request(method, url, headers=headers, content=body), stream=True
-        )
+        return await client.send(client.build_request(method, url, headers=headers, content=body), stream=True)
     except _RETRYABLE as exc:
         # A pooled keep-alive connection the upstream had already closed looks like this; once is enough.
         logger.info("retrying idempotent upstream call", extra={"error": repr(exc)})
-        return await client.send(
-            client.build_request(method, url, headers=headers, content=body), stream=True
-        )
+        return await client.send(client.build_request(method, url, headers=headers, content=body), stream=True)
 
 
 async def _body(upstream_response: httpx.Response, decoded: bool) -> AsyncIterator[bytes]:
