@@ -16,7 +16,13 @@ async def customer(client: httpx.AsyncClient) -> str:
 
 
 def contact(**extra: Any) -> dict[str, Any]:
-    return {"occurred_at": "2026-05-01T09:00:00Z", "channel": "phone", "direction": "outbound", "summary": "call", **extra}
+    return {
+        "occurred_at": "2026-05-01T09:00:00Z",
+        "channel": "phone",
+        "direction": "outbound",
+        "summary": "call",
+        **extra,
+    }
 
 
 async def test_log_list_and_event(client: httpx.AsyncClient) -> None:
@@ -29,7 +35,9 @@ async def test_log_list_and_event(client: httpx.AsyncClient) -> None:
     assert response.status_code == 201
     body = response.json()
     assert (body["customer_id"], body["owner_id"], body["next_follow_up_date"]) == (cid, AGENT, "2026-05-15")
-    await client.post("/interactions", json=contact(customer_id=cid, channel="visit", occurred_at="2026-04-01T00:00:00Z"))
+    await client.post(
+        "/interactions", json=contact(customer_id=cid, channel="visit", occurred_at="2026-04-01T00:00:00Z")
+    )
     listed = (await client.get(f"/customers/{cid}/interactions")).json()["items"]
     assert [i["channel"] for i in listed] == ["phone", "visit"]  # newest first
     due = (await client.get("/interactions", params={"follow_up_before": "2026-06-01"})).json()["items"]

@@ -86,7 +86,8 @@ async def test_refunds_are_negative_linked_and_bounded(client: httpx.AsyncClient
     buyer = await customer(client)
     paid = (await client.post("/orders", json=order(buyer["id"], amount="100.00"))).json()
     refund = await client.post(
-        f"/orders/{paid['id']}/refunds", json={"amount": "40.00", "occurred_at": "2026-03-02T00:00:00Z", "reason": "size"}
+        f"/orders/{paid['id']}/refunds",
+        json={"amount": "40.00", "occurred_at": "2026-03-02T00:00:00Z", "reason": "size"},
     )
     assert refund.status_code == 201
     assert (refund.json()["amount"], refund.json()["refund_of"]) == ("-40.00", paid["id"])

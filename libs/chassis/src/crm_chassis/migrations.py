@@ -56,3 +56,14 @@ def run_migrations(url: str, metadata: MetaData, schema: str) -> None:
             context.run_migrations()
         return
     asyncio.run(_run_async(url, metadata, schema))
+
+
+def column_schema(schema: str) -> str | None:
+    """The schema to name in `op.add_column` / `op.drop_column` / `op.alter_column`.
+
+    Those operations render the schema name as written instead of through the connection's
+    schema translation, and SQLite has no schemas; table-level operations need no such help.
+    """
+    from alembic import op
+
+    return None if op.get_bind().dialect.name == "sqlite" else schema

@@ -61,6 +61,8 @@ class Customer(Base):
     loyalty_kind: Mapped[str | None] = mapped_column(String(16))
     membership_tier: Mapped[str | None] = mapped_column(String(50))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    key_reason: Mapped[str | None] = mapped_column(String(200))
 
     # Normalised name, email and phone digits, for `q` (case- and width-insensitive, any script).
     search_text: Mapped[str] = mapped_column(Text, default="")
@@ -76,3 +78,34 @@ class Customer(Base):
     )
     # Optimistic locking: an UPDATE names the version it read, so a concurrent change is refused.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
+
+
+class CustomerChange(Base):
+    """Audit history: one row per changed field (who, when, old, new)."""
+
+    __tablename__ = "customer_change"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"))
+    action: Mapped[str] = mapped_column(String(16))  # created | updated | deleted | merged | unmerged
+    field: Mapped[str | None] = mapped_column(String(64))
+    old: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    new: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_customer_change_customer_id_changed_at", "customer_id", "changed_at"),)
+
+
+class OwnerChange(Base):
+    """Account manager reassignments: who, when, from, to, why."""
+
+    __tablename__ = "owner_change"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    from_owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    to_owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

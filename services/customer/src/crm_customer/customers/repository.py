@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, exists, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, Select, column, exists, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm_chassis.pagination import paginate
-from crm_customer.customers.models import Customer
+from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import CustomerFilters, CustomerSort, normalise_text
 
 _SORTS: dict[str, list[tuple[Any, bool]]] = {
@@ -69,6 +70,8 @@ def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[Custome
             stmt = stmt.where(getattr(Customer, name) == value)
     if filters.tag:
         stmt = stmt.where(_has_tag(session, filters.tag))
+    if filters.key is not None:
+        stmt = stmt.where(key_clause() if filters.key else ~key_clause())
     if filters.created_after:
         stmt = stmt.where(Customer.created_at >= filters.created_after)
     if filters.created_before:
@@ -82,3 +85,72 @@ async def list_page(
     session: AsyncSession, filters: CustomerFilters, sort: CustomerSort, limit: int, cursor: str | None
 ) -> tuple[Sequence[Customer], str | None]:
     return await paginate(session, _filtered(session, filters), _SORTS[sort], sort, limit, cursor)
+
+
+def key_clause() -> ColumnElement[bool]:
+    """Key customers, and the senior leaders of key organisations (so that care misses no one)."""
+    from crm_customer.contacts.models import Contact
+
+    org = aliased(Customer)
+    senior_of_key_org = (
+        select(Contact.person_id)
+        .join(org, org.id == Contact.organization_id)
+        .where(
+            Contact.is_senior_leader.is_(True),
+            Contact.deleted_at.is_(None),
+            Contact.person_id.is_not(None),
+            org.is_key.is_(True),
+            org.deleted_at.is_(None),
+        )
+    )
+    return or_(Customer.is_key.is_(True), Customer.id.in_(senior_of_key_org))
+
+
+async def key_reasons(session: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Why each customer counts as key: its own flag, or the key organisations it leads."""
+    from crm_customer.contacts.models import Contact
+
+    reasons: dict[uuid.UUID, list[str]] = {cid: [] for cid in customer_ids}
+    own = await session.execute(
+        select(Customer.id, Customer.key_reason).where(Customer.id.in_(customer_ids), Customer.is_key.is_(True))
+    )
+    for cid, reason in own:
+        reasons[cid].append(reason or "flagged as a key customer")
+    org = aliased(Customer)
+    led = await session.execute(
+        select(Contact.person_id, org.name)
+        .join(org, org.id == Contact.organization_id)
+        .where(
+            Contact.person_id.in_(customer_ids),
+            Contact.is_senior_leader.is_(True),
+            Contact.deleted_at.is_(None),
+            org.is_key.is_(True),
+            org.deleted_at.is_(None),
+        )
+    )
+    for person_id, org_name in led:
+        if person_id is not None:
+            reasons[person_id].append(f"senior leader of key organisation {org_name}")
+    return reasons
+
+
+async def history_page(
+    session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[CustomerChange], str | None]:
+    stmt = select(CustomerChange).where(CustomerChange.customer_id == customer_id)
+    order = [(CustomerChange.changed_at, True), (CustomerChange.id, True)]
+    return await paginate(session, stmt, order, "-changed_at", limit, cursor)
+
+
+async def owner_history(session: AsyncSession, customer_id: uuid.UUID) -> Sequence[OwnerChange]:
+    stmt = select(OwnerChange).where(OwnerChange.customer_id == customer_id).order_by(OwnerChange.changed_at)
+    return (await session.scalars(stmt)).all()
+
+
+async def referrals(
+    session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[int, list[Customer], str | None]:
+    base = select(Customer).where(Customer.referred_by == customer_id, Customer.deleted_at.is_(None))
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    rows, next_cursor = await paginate(session, base, _SORTS[CustomerSort.created_at], "created_at", limit, cursor)
+    return int(total or 0), rows, next_cursor

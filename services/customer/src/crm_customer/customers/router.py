@@ -9,14 +9,21 @@ from crm_chassis.errors import NotAvailable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import (
+    CustomerChangeRead,
     CustomerCreate,
     CustomerFilters,
+    CustomerListItem,
     CustomerRead,
     CustomerSort,
     CustomerUpdate,
+    OwnerChangeCreate,
+    OwnerChangeRead,
+    ReferralPage,
+    ReferralRead,
 )
 from crm_customer.deps import CustomerDep, SettingsDep
 
@@ -30,29 +37,28 @@ def _read(customer: Customer, response: Response) -> CustomerRead:
 
 @router.post("", status_code=201, response_model=CustomerRead, summary="Create a customer")
 async def create_customer(
-    body: CustomerCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    response: Response,
+    body: CustomerCreate, session: SessionDep, settings: SettingsDep, principal: PrincipalDep, response: Response
 ) -> CustomerRead:
-    customer = await customer_service.create(session, data=body, phone_region=settings.default_phone_region)
+    customer = await customer_service.create(
+        session, data=body, phone_region=settings.default_phone_region, principal=principal
+    )
     response.headers["Location"] = f"/customers/{customer.id}"
     return _read(customer, response)
 
 
-@router.get("", response_model=Page[CustomerRead], summary="List and search customers")
+@router.get("", response_model=Page[CustomerListItem], summary="List and search customers")
 async def list_customers(
     session: SessionDep,
     page: PageDep,
-    principal: PrincipalDep,
     filters: Annotated[CustomerFilters, Query()],
     sort: CustomerSort = CustomerSort.created_at,
-) -> Page[CustomerRead]:
+) -> Page[CustomerListItem]:
     rows, next_cursor = await customer_service.list_page(
         session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor
     )
-    return Page(items=[CustomerRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    reasons = await customer_repo.key_reasons(session, [r.id for r in rows]) if filters.key else {}
+    items = [CustomerListItem.model_validate(r).model_copy(update={"key_reasons": reasons.get(r.id)}) for r in rows]
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -74,10 +80,11 @@ async def update_customer(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> CustomerRead:
     require_if_match(request, etag_for(customer.version))
     updated = await customer_service.update(
-        session, customer=customer, data=body, phone_region=settings.default_phone_region
+        session, customer=customer, data=body, phone_region=settings.default_phone_region, principal=principal
     )
     return _read(updated, response)
 
@@ -87,10 +94,48 @@ async def delete_customer(
     customer: CustomerDep,
     request: Request,
     session: SessionDep,
+    principal: PrincipalDep,
     erase: Annotated[bool, Query(description="erase personal data everywhere (not yet available)")] = False,
 ) -> Response:
     if erase:
         raise NotAvailable("erasure of personal data (erase=true) is not available yet; nothing was changed")
     require_if_match(request, etag_for(customer.version))
-    await customer_service.delete(session, customer=customer)
+    await customer_service.delete(session, customer=customer, principal=principal)
     return Response(status_code=204)
+
+
+@router.post("/{customer_id}/owner", response_model=CustomerRead, summary="Reassign the account manager")
+async def reassign_owner(
+    customer: CustomerDep,
+    body: OwnerChangeCreate,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> CustomerRead:
+    updated = await customer_service.reassign(
+        session, customer=customer, data=body, principal=principal, phone_region=settings.default_phone_region
+    )
+    return _read(updated, response)
+
+
+@router.get("/{customer_id}/owner-history", response_model=list[OwnerChangeRead], summary="Account manager history")
+async def owner_history(customer: CustomerDep, session: SessionDep) -> list[OwnerChangeRead]:
+    rows = await customer_service.owner_history(session, customer_id=customer.id)
+    return [OwnerChangeRead.model_validate(r) for r in rows]
+
+
+@router.get("/{customer_id}/history", response_model=Page[CustomerChangeRead], summary="Field-by-field audit history")
+async def history(customer: CustomerDep, session: SessionDep, page: PageDep) -> Page[CustomerChangeRead]:
+    rows, cursor = await customer_service.history_page(
+        session, customer_id=customer.id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CustomerChangeRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/{customer_id}/referrals", response_model=ReferralPage, summary="Customers this customer brought")
+async def referrals(customer: CustomerDep, session: SessionDep, page: PageDep) -> ReferralPage:
+    count, rows, cursor = await customer_service.referrals(
+        session, customer_id=customer.id, limit=page.limit, cursor=page.cursor
+    )
+    return ReferralPage(count=count, items=[ReferralRead.model_validate(r) for r in rows], next_cursor=cursor)

@@ -266,6 +266,8 @@ class CustomerFields(BaseModel):
     loyalty_kind: LoyaltyKind | None = None
     membership_tier: Text100 | None = None
     marketing_consent: bool | None = None
+    is_key: bool | None = None
+    key_reason: Text200 | None = None
 
     @field_validator("email")
     @classmethod
@@ -324,9 +326,15 @@ class CustomerRead(BaseModel):
     loyalty_kind: LoyaltyKind | None
     membership_tier: str | None
     marketing_consent: bool
+    is_key: bool
+    key_reason: str | None
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class CustomerListItem(CustomerRead):
+    key_reasons: list[str] | None = Field(default=None, description="with key=true: why the customer is key")
 
 
 class CustomerSort(StrEnum):
@@ -347,6 +355,9 @@ class CustomerFilters(BaseModel):
     tag: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     external_ref: Text100 | None = None
     referred_by: uuid.UUID | None = None
+    key: bool | None = Field(
+        default=None, description="true: key customers, and the senior leaders of key organisations"
+    )
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     updated_after: AwareDatetime | None = None
@@ -355,3 +366,51 @@ class CustomerFilters(BaseModel):
 def normalise_text(value: str) -> str:
     """Width- and case-insensitive form of any script: 'Ｚｈａｎｇ' and 'zhang' match, '张伟' stays."""
     return unicodedata.normalize("NFKC", value).casefold()
+
+
+class OwnerChangeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: uuid.UUID | None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+
+
+class OwnerChangeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    from_owner_id: uuid.UUID | None
+    to_owner_id: uuid.UUID | None
+    reason: str | None
+    changed_by: str
+    changed_at: datetime
+
+
+class CustomerChangeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    action: str
+    field: str | None
+    old: Any
+    new: Any
+    changed_by: str
+    changed_at: datetime
+
+
+class ReferralRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: Kind
+    acquisition_channel: AcquisitionChannel | None
+    lifecycle_stage: LifecycleStage
+    created_at: datetime
+
+
+class ReferralPage(BaseModel):
+    count: int
+    items: list[ReferralRead]
+    next_cursor: str | None = None

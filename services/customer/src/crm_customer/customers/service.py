@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import phonenumbers
@@ -11,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from crm_chassis.identity import Principal
 from crm_customer import events
 from crm_customer.customers import repository as customer_repo
-from crm_customer.customers.models import Customer
+from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import (
     INDIVIDUAL_FIELDS,
     ORGANIZATION_FIELDS,
@@ -22,6 +24,7 @@ from crm_customer.customers.schemas import (
     CustomerSort,
     CustomerUpdate,
     Kind,
+    OwnerChangeCreate,
     normalise_text,
 )
 
@@ -115,7 +118,50 @@ def event_data(customer: Customer) -> dict[str, Any]:
     }
 
 
-async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: str) -> Customer:
+def _plain(value: Any) -> Any:
+    """A JSON value for the audit history."""
+    if isinstance(value, uuid.UUID | date | datetime):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    return value
+
+
+def _audit(session: AsyncSession, customer: Customer, principal: Principal, action: str, **change: Any) -> None:
+    session.add(
+        CustomerChange(
+            id=uuid.uuid4(),
+            customer_id=customer.id,
+            action=action,
+            changed_by=principal.subject,
+            changed_at=utcnow(),
+            **{k: _plain(v) for k, v in change.items()},
+        )
+    )
+
+
+async def _owner_changed(
+    session: AsyncSession, customer: Customer, previous: uuid.UUID | None, principal: Principal, reason: str | None
+) -> None:
+    session.add(
+        OwnerChange(
+            id=uuid.uuid4(),
+            customer_id=customer.id,
+            from_owner_id=previous,
+            to_owner_id=customer.owner_id,
+            reason=reason,
+            changed_by=principal.subject,
+            changed_at=utcnow(),
+        )
+    )
+    data = {
+        **event_data(customer),
+        "from_owner_id": None if previous is None else str(previous),
+        "to_owner_id": None if customer.owner_id is None else str(customer.owner_id),
+        "reason": reason,
+    }
+    await events.publish(session, events.CUSTOMER_OWNER_CHANGED, customer.id, data, customer.version)
+
+
+async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: str, principal: Principal) -> Customer:
     fields = data.model_dump(exclude_unset=True, mode="python")
     fields = await _validated(session, data.kind, fields, phone_region, None)
     await _check_external_ref(session, fields.get("external_ref"), None)
@@ -125,6 +171,7 @@ async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: s
     session.add(customer)
     await session.flush()
     await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
+    _audit(session, customer, principal, "created", new={k: _plain(v) for k, v in fields.items()})
     return customer
 
 
@@ -135,7 +182,15 @@ async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
-async def update(session: AsyncSession, *, customer: Customer, data: CustomerUpdate, phone_region: str) -> Customer:
+async def update(
+    session: AsyncSession,
+    *,
+    customer: Customer,
+    data: CustomerUpdate,
+    phone_region: str,
+    principal: Principal,
+    owner_reason: str | None = None,
+) -> Customer:
     fields = data.model_dump(exclude_unset=True, mode="python")
     fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
     await _check_external_ref(session, fields.get("external_ref"), customer.id)
@@ -143,7 +198,9 @@ async def update(session: AsyncSession, *, customer: Customer, data: CustomerUpd
     changed = [name for name, value in values.items() if getattr(customer, name) != value]
     if not changed:
         return customer
+    previous_owner = customer.owner_id
     for name in changed:
+        _audit(session, customer, principal, "updated", field=name, old=getattr(customer, name), new=values[name])
         setattr(customer, name, values[name])
     customer.search_text = _search_text(customer)
     customer.updated_at = utcnow()
@@ -155,11 +212,31 @@ async def update(session: AsyncSession, *, customer: Customer, data: CustomerUpd
         {**event_data(customer), "changed": sorted(changed)},
         customer.version,
     )
+    if "owner_id" in changed:
+        await _owner_changed(session, customer, previous_owner, principal, owner_reason)
     return customer
 
 
-async def delete(session: AsyncSession, *, customer: Customer) -> None:
+async def reassign(
+    session: AsyncSession, *, customer: Customer, data: OwnerChangeCreate, principal: Principal, phone_region: str
+) -> Customer:
+    """Give the customer another account manager, recording why."""
+    if data.owner_id == customer.owner_id:
+        raise Conflict("the customer already has this account manager", code="same_owner")
+    update_data = CustomerUpdate(owner_id=data.owner_id)
+    return await update(
+        session,
+        customer=customer,
+        data=update_data,
+        phone_region=phone_region,
+        principal=principal,
+        owner_reason=data.reason,
+    )
+
+
+async def delete(session: AsyncSession, *, customer: Customer, principal: Principal) -> None:
     now = utcnow()
+    _audit(session, customer, principal, "deleted")
     customer.deleted_at = now
     customer.updated_at = now
     await session.flush()
@@ -182,3 +259,19 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
             {k: str(v) if v is not None else None for k, v in c.items()} for c in out["other_contacts"]
         ]
     return out
+
+
+async def history_page(
+    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[CustomerChange], str | None]:
+    return await customer_repo.history_page(session, customer_id, limit, cursor)
+
+
+async def owner_history(session: AsyncSession, *, customer_id: uuid.UUID) -> Sequence[OwnerChange]:
+    return await customer_repo.owner_history(session, customer_id)
+
+
+async def referrals(
+    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[int, list[Customer], str | None]:
+    return await customer_repo.referrals(session, customer_id, limit, cursor)
