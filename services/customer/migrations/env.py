@@ -5,6 +5,7 @@ from crm_customer.customers import models  # noqa: F401 - registers the tables o
 from crm_customer.db import SCHEMA, metadata
 from crm_customer.interactions import models as _interactions  # noqa: F401
 from crm_customer.loyalty import models as _loyalty  # noqa: F401
+from crm_customer.merge import models as _merge  # noqa: F401
 from crm_customer.orders import models as _orders  # noqa: F401
 
 run_migrations(Settings().database_url, metadata, SCHEMA)

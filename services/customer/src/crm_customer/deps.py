@@ -21,9 +21,17 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def valid_customer(customer_id: uuid.UUID, session: SessionDep) -> Customer:
-    """The live customer named in the path, or 404."""
-    return await customer_service.get(session, customer_id=customer_id)
+async def valid_customer(customer_id: uuid.UUID, session: SessionDep, request: Request) -> Customer:
+    """The live customer named in the path; 404, or for a merged one 301 (reads) / 409 (writes)."""
+    try:
+        return await customer_service.get(session, customer_id=customer_id)
+    except customer_service.CustomerMerged as merged:
+        if request.method in ("GET", "HEAD"):
+            merged.status = 301
+            merged.title = "Moved Permanently"
+            suffix = request.url.path.removeprefix(f"/customers/{customer_id}")
+            merged.headers["Location"] = f"/customers/{merged.extra['merged_into']}{suffix}"
+        raise
 
 
 CustomerDep = Annotated[Customer, Depends(valid_customer)]

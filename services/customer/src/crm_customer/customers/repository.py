@@ -32,6 +32,10 @@ async def get(session: AsyncSession, customer_id: uuid.UUID, *, include_deleted:
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def merged_into(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(Customer.merged_into).where(Customer.id == customer_id))
+
+
 async def exists_active(session: AsyncSession, customer_id: uuid.UUID) -> bool:
     return bool(
         await session.scalar(select(literal(True)).where(Customer.id == customer_id, Customer.deleted_at.is_(None)))

@@ -11,7 +11,7 @@ import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from crm_chassis.errors import AppError, Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
 from crm_customer import events
 from crm_customer.customers import repository as customer_repo
@@ -27,6 +27,20 @@ from crm_customer.customers.schemas import (
     OwnerChangeCreate,
     normalise_text,
 )
+
+
+class CustomerMerged(AppError):
+    """The customer was merged into another; the client should use that one."""
+
+    status, code = 409, "customer_merged"
+
+    def __init__(self, customer_id: uuid.UUID, merged_into: uuid.UUID) -> None:
+        super().__init__(
+            f"customer {customer_id} was merged into {merged_into}",
+            merged_into=str(merged_into),
+            headers={"Location": f"/customers/{merged_into}"},
+        )
+
 
 _NOT_NULLABLE = {
     "name": "a customer must have a name",
@@ -46,7 +60,7 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _search_text(customer: Customer) -> str:
+def search_text(customer: Customer) -> str:
     parts = [normalise_text(customer.name), customer.email or "", (customer.phone or "").lstrip("+")]
     parts += [(c.get("value") or "") for c in customer.other_contacts or []]
     return "\x1f".join(normalise_text(p) for p in parts)
@@ -118,10 +132,25 @@ def event_data(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON value for the audit history."""
     if isinstance(value, uuid.UUID | date | datetime):
         return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    return value
+
+
+_DATE_FIELDS = {"birth_date"}
+_UUID_FIELDS = {"owner_id", "referred_by"}
+
+
+def from_plain(name: str, value: Any) -> Any:
+    """The column value for a JSON value written by `plain`."""
+    if value is None:
+        return None
+    if name in _UUID_FIELDS:
+        return uuid.UUID(value)
+    if name in _DATE_FIELDS:
+        return date.fromisoformat(value)
     return value
 
 
@@ -133,7 +162,7 @@ def _audit(session: AsyncSession, customer: Customer, principal: Principal, acti
             action=action,
             changed_by=principal.subject,
             changed_at=utcnow(),
-            **{k: _plain(v) for k, v in change.items()},
+            **{k: plain(v) for k, v in change.items()},
         )
     )
 
@@ -167,17 +196,20 @@ async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: s
     await _check_external_ref(session, fields.get("external_ref"), None)
     now = utcnow()
     customer = Customer(id=uuid.uuid4(), created_at=now, updated_at=now, **_jsonable(fields))
-    customer.search_text = _search_text(customer)
+    customer.search_text = search_text(customer)
     session.add(customer)
     await session.flush()
     await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
-    _audit(session, customer, principal, "created", new={k: _plain(v) for k, v in fields.items()})
+    _audit(session, customer, principal, "created", new={k: plain(v) for k, v in fields.items()})
     return customer
 
 
 async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
     customer = await customer_repo.get(session, customer_id)
     if customer is None:
+        merged_into = await customer_repo.merged_into(session, customer_id)
+        if merged_into is not None:
+            raise CustomerMerged(customer_id, merged_into)
         raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found")
     return customer
 
@@ -202,7 +234,7 @@ async def update(
     for name in changed:
         _audit(session, customer, principal, "updated", field=name, old=getattr(customer, name), new=values[name])
         setattr(customer, name, values[name])
-    customer.search_text = _search_text(customer)
+    customer.search_text = search_text(customer)
     customer.updated_at = utcnow()
     await session.flush()
     await events.publish(

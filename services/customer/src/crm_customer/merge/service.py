@@ -1,0 +1,197 @@
+"""Merging a duplicate into a survivor, in one transaction, and undoing it within a window."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_chassis.db import utcnow
+from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from crm_chassis.identity import Principal
+from crm_customer import events
+from crm_customer.contacts.models import Contact
+from crm_customer.customers import service as customer_service
+from crm_customer.customers.models import Customer, CustomerChange
+from crm_customer.customers.schemas import CustomerFields
+from crm_customer.interactions.models import Interaction
+from crm_customer.loyalty.models import Concession, PointsEntry
+from crm_customer.merge.models import CustomerMerge
+from crm_customer.merge.schemas import MergeRequest, Side
+from crm_customer.orders.models import Order
+
+LIST_FIELDS = {"tags", "hobbies", "taboos", "preferences", "business_lines", "other_contacts"}
+# Fields that identify the record itself or are managed elsewhere are not merged field by field.
+NOT_MERGED = {"external_ref", "owner_id", "referred_by", "is_key", "key_reason"}
+MERGEABLE = [name for name in CustomerFields.model_fields if name not in NOT_MERGED] + ["owner_id", "referred_by"]
+# Records that follow the customer: (kind, model, column).
+MOVABLE: list[tuple[str, Any, Any]] = [
+    ("orders", Order, Order.customer_id),
+    ("interactions", Interaction, Interaction.customer_id),
+    ("contacts_held", Contact, Contact.organization_id),
+    ("contacts_as_person", Contact, Contact.person_id),
+    ("points", PointsEntry, PointsEntry.customer_id),
+    ("concessions", Concession, Concession.customer_id),
+    ("referrals", Customer, Customer.referred_by),
+]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == [] or value == {} or value == ""
+
+
+def _merged_value(name: str, kept: Any, other: Any, side: Side) -> Any:
+    if name in LIST_FIELDS:
+        first, second = (kept, other) if side == Side.survivor else (other, kept)
+        return [*first, *[v for v in second if v not in first]]
+    if name == "custom_fields":
+        return {**other, **kept} if side == Side.survivor else {**kept, **other}
+    return other if side == Side.duplicate else kept
+
+
+async def _lock_pair(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> None:
+    # Always lock in id order, so that two merges of the same pair cannot deadlock.
+    await session.execute(
+        select(Customer.id).where(Customer.id.in_(sorted([a, b]))).order_by(Customer.id).with_for_update()
+    )
+
+
+async def merge(
+    session: AsyncSession, *, survivor: Customer, data: MergeRequest, principal: Principal, undo_hours: int
+) -> tuple[CustomerMerge, dict[str, Side]]:
+    if data.duplicate_id == survivor.id:
+        raise Unprocessable.field("duplicate_id", "same_customer", "a customer cannot be merged into itself")
+    unknown = sorted(set(data.fields) - set(MERGEABLE))
+    if unknown:
+        raise Unprocessable.field("fields", "unknown_field", f"not mergeable field(s): {', '.join(unknown)}")
+    await _lock_pair(session, survivor.id, data.duplicate_id)
+    await session.refresh(survivor)
+    if survivor.deleted_at is not None:
+        raise Conflict("the survivor was deleted or merged meanwhile", code="survivor_gone")
+    duplicate = await customer_service.get(session, customer_id=data.duplicate_id)
+    if duplicate.kind != survivor.kind:
+        raise Conflict(f"cannot merge a {duplicate.kind} into a {survivor.kind}", code="kind_mismatch")
+
+    before: dict[str, Any] = {}
+    conflicts: dict[str, Side] = {}
+    for name in MERGEABLE:
+        kept, other = getattr(survivor, name), getattr(duplicate, name)
+        if _empty(other) or kept == other or (name == "referred_by" and other == survivor.id):
+            continue
+        side = data.fields.get(name, data.prefer)
+        if _empty(kept):
+            value = other
+        else:
+            if name not in LIST_FIELDS and name != "custom_fields":
+                conflicts[name] = side
+            value = _merged_value(name, kept, other, side)
+        if value != kept:
+            before[name] = customer_service.plain(kept)
+            setattr(survivor, name, value)
+
+    duplicate_ref = duplicate.external_ref
+    if duplicate_ref is not None and survivor.external_ref is None:
+        duplicate.external_ref = None
+        await session.flush()  # the unique reference moves: free it before the survivor takes it
+        before["external_ref"] = None
+        survivor.external_ref = duplicate_ref
+
+    moved: dict[str, list[str]] = {}
+    for kind, model, column in MOVABLE:
+        ids = list((await session.scalars(select(model.id).where(column == duplicate.id))).all())
+        if kind == "referrals":
+            ids = [i for i in ids if i != survivor.id]  # the survivor must not end up referring itself
+        if ids:
+            await session.execute(update(model).where(model.id.in_(ids)).values({column.key: survivor.id}))
+            moved[kind] = [str(i) for i in ids]
+
+    now = utcnow()
+    duplicate.merged_into = survivor.id
+    duplicate.deleted_at = duplicate.updated_at = now
+    survivor.updated_at = now
+    survivor.search_text = customer_service.search_text(survivor)
+    record = CustomerMerge(
+        id=uuid.uuid4(),
+        survivor_id=survivor.id,
+        duplicate_id=duplicate.id,
+        survivor_before=before,
+        moved=moved,
+        merged_by=principal.subject,
+        merged_at=now,
+        undo_until=now + timedelta(hours=undo_hours),
+    )
+    session.add(record)
+    for customer, other_id in ((survivor, duplicate.id), (duplicate, survivor.id)):
+        session.add(
+            CustomerChange(
+                customer_id=customer.id,
+                action="merged",
+                new={"survivor_id": str(survivor.id), "duplicate_id": str(duplicate.id), "other": str(other_id)},
+                changed_by=principal.subject,
+                changed_at=now,
+            )
+        )
+    await session.flush()
+    payload = {"survivor_id": str(survivor.id), "duplicate_id": str(duplicate.id), "merge_id": str(record.id)}
+    await events.publish(session, events.CUSTOMER_MERGED, duplicate.id, payload, duplicate.version)
+    if before:
+        data_out = {**customer_service.event_data(survivor), "changed": sorted(before)}
+        await events.publish(session, events.CUSTOMER_UPDATED, survivor.id, data_out, survivor.version)
+    return record, conflicts
+
+
+async def get_merge(session: AsyncSession, *, merge_id: uuid.UUID) -> CustomerMerge:
+    record = await session.get(CustomerMerge, merge_id)
+    if record is None:
+        raise NotFound(f"merge {merge_id} does not exist", code="merge_not_found")
+    return record
+
+
+async def undo(session: AsyncSession, *, merge_id: uuid.UUID, principal: Principal) -> CustomerMerge:
+    """Move the records back and restore both customers, if the window is still open."""
+    record = await get_merge(session, merge_id=merge_id)
+    await _lock_pair(session, record.survivor_id, record.duplicate_id)
+    await session.refresh(record)
+    now = utcnow()
+    if record.undone_at is not None:
+        raise Conflict("this merge was already undone", code="merge_already_undone")
+    if now > record.undo_until:
+        raise Conflict("the window to undo this merge has closed", code="undo_window_closed")
+    survivor = await session.get(Customer, record.survivor_id)
+    duplicate = await session.get(Customer, record.duplicate_id)
+    assert survivor is not None and duplicate is not None
+    if survivor.deleted_at is not None:
+        raise Conflict("the survivor was deleted or merged since; undo that first", code="survivor_gone")
+    for kind, model, column in MOVABLE:
+        ids = [uuid.UUID(i) for i in record.moved.get(kind, [])]
+        if ids:
+            await session.execute(
+                update(model).where(model.id.in_(ids), column == survivor.id).values({column.key: duplicate.id})
+            )
+    restored_ref = record.survivor_before.get("external_ref", "absent") is None
+    if restored_ref:
+        duplicate_ref, survivor.external_ref = survivor.external_ref, None
+        await session.flush()
+        duplicate.external_ref = duplicate_ref
+    for name, value in record.survivor_before.items():
+        if name != "external_ref":
+            setattr(survivor, name, customer_service.from_plain(name, value))
+    survivor.search_text = customer_service.search_text(survivor)
+    duplicate.merged_into = None
+    duplicate.deleted_at = None
+    survivor.updated_at = duplicate.updated_at = now
+    record.undone_at = now
+    record.undone_by = principal.subject
+    await session.flush()
+    payload = {"survivor_id": str(survivor.id), "duplicate_id": str(duplicate.id), "moved": record.moved}
+    await events.publish(session, events.CUSTOMER_UNMERGED, duplicate.id, payload, duplicate.version)
+    await events.publish(
+        session, events.CUSTOMER_UPDATED, duplicate.id, customer_service.event_data(duplicate), duplicate.version
+    )
+    await events.publish(
+        session, events.CUSTOMER_UPDATED, survivor.id, customer_service.event_data(survivor), survivor.version
+    )
+    return record
