@@ -88,7 +88,7 @@ async def test_owner_reassignment_keeps_history_and_publishes(client: httpx.Asyn
     moved = await client.post(
         f"/customers/{customer['id']}/owner",
         json={"owner_id": second, "reason": "territory change"},
-        headers=internal_headers(subject=MANAGER, role="manager"),
+        headers=internal_headers(subject=MANAGER, role="admin"),
     )
     assert moved.status_code == 200 and moved.json()["owner_id"] == second
     same = await client.post(f"/customers/{customer['id']}/owner", json={"owner_id": second})

@@ -12,7 +12,8 @@ AGENT = "6f1f7f9c-5d7e-4c53-9b8e-1b1f6f0e2a11"
 
 
 async def customer(client: httpx.AsyncClient) -> str:
-    return str((await client.post("/customers", json={"kind": "individual", "name": "C"})).json()["id"])
+    body = {"kind": "individual", "name": "C", "owner_id": AGENT}
+    return str((await client.post("/customers", json=body)).json()["id"])
 
 
 def contact(**extra: Any) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class Principal:
     role: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     name: str | None = None
+    # For a manager: the ids of the agents in their team (the gateway knows the org chart).
+    team: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def service(cls, name: str) -> Principal:
@@ -51,6 +53,7 @@ def sign_internal_token(principal: Principal, secret: str, ttl_seconds: int = 60
         "role": principal.role,
         "scopes": sorted(principal.scopes),
         "name": principal.name,
+        "team": sorted(principal.team),
         "iat": now,
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
@@ -79,6 +82,7 @@ def verify_internal_token(token: str, secret: str) -> Principal:
             role=claims.get("role"),
             scopes=frozenset(claims.get("scopes") or ()),
             name=claims.get("name"),
+            team=frozenset(claims.get("team") or ()),
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid internal identity token: {exc}", code="invalid_internal_token") from exc

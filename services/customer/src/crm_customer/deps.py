@@ -8,6 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crm_chassis.db import SessionDep
+from crm_chassis.errors import NotFound
+from crm_chassis.identity import PrincipalDep
+from crm_customer import access
 from crm_customer.config import Settings
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
@@ -21,10 +24,16 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def valid_customer(customer_id: uuid.UUID, session: SessionDep, request: Request) -> Customer:
-    """The live customer named in the path; 404, or for a merged one 301 (reads) / 409 (writes)."""
+async def valid_customer(
+    customer_id: uuid.UUID, session: SessionDep, request: Request, principal: PrincipalDep
+) -> Customer:
+    """The live customer named in the path, if the caller may see it; 404, or for a merged one
+    301 (reads) / 409 (writes)."""
     try:
-        return await customer_service.get(session, customer_id=customer_id)
+        customer = await customer_service.get(session, customer_id=customer_id)
+        if not access.can_see(principal, customer.owner_id):
+            raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found")
+        return customer
     except customer_service.CustomerMerged as merged:
         if request.method in ("GET", "HEAD"):
             merged.status = 301

@@ -11,7 +11,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from crm_chassis.identity import Principal
 from crm_chassis.pagination import paginate
+from crm_customer import access
 from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import CustomerFilters, CustomerSort, normalise_text
 
@@ -30,6 +32,10 @@ async def get(session: AsyncSession, customer_id: uuid.UUID, *, include_deleted:
     if not include_deleted:
         stmt = stmt.where(Customer.deleted_at.is_(None))
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def owner_of(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(Customer.owner_id).where(Customer.id == customer_id))
 
 
 async def merged_into(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
@@ -64,8 +70,8 @@ def search_clause(q: str) -> ColumnElement[bool]:
     return Customer.search_text.like(f"%{_escape_like(needle)}%", escape="\\")
 
 
-def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[Customer]:
-    stmt = select(Customer).where(Customer.deleted_at.is_(None))
+def _filtered(session: AsyncSession, filters: CustomerFilters, principal: Principal) -> Select[Customer]:
+    stmt = select(Customer).where(Customer.deleted_at.is_(None), access.owner_clause(principal, Customer.owner_id))
     if filters.q:
         stmt = stmt.where(search_clause(filters.q))
     for name in ("kind", "owner_id", "lifecycle_stage", "acquisition_channel", "external_ref", "referred_by"):
@@ -86,9 +92,14 @@ def _filtered(session: AsyncSession, filters: CustomerFilters) -> Select[Custome
 
 
 async def list_page(
-    session: AsyncSession, filters: CustomerFilters, sort: CustomerSort, limit: int, cursor: str | None
+    session: AsyncSession,
+    filters: CustomerFilters,
+    sort: CustomerSort,
+    limit: int,
+    cursor: str | None,
+    principal: Principal,
 ) -> tuple[Sequence[Customer], str | None]:
-    return await paginate(session, _filtered(session, filters), _SORTS[sort], sort, limit, cursor)
+    return await paginate(session, _filtered(session, filters, principal), _SORTS[sort], sort, limit, cursor)
 
 
 def key_clause() -> ColumnElement[bool]:

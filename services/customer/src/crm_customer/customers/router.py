@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 
 from crm_chassis.db import SessionDep
 from crm_chassis.errors import NotAvailable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
-from crm_chassis.identity import PrincipalDep
+from crm_chassis.identity import Principal, PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_customer import access
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
@@ -28,11 +30,17 @@ from crm_customer.customers.schemas import (
 from crm_customer.deps import CustomerDep, SettingsDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
+ReadT = TypeVar("ReadT", bound=BaseModel)
 
 
-def _read(customer: Customer, response: Response) -> CustomerRead:
+def _read(customer: Customer, response: Response, principal: Principal) -> CustomerRead:
     response.headers["ETag"] = etag_for(customer.version)
-    return CustomerRead.model_validate(customer)
+    return masked(CustomerRead.model_validate(customer), principal)
+
+
+def masked(item: ReadT, principal: Principal) -> ReadT:
+    """Personal fields blanked for callers not allowed to see them (partner keys without PII scope)."""
+    return item.model_copy(update=access.PII_FIELDS) if access.masks_pii(principal) else item
 
 
 @router.post("", status_code=201, response_model=CustomerRead, summary="Create a customer")
@@ -43,21 +51,25 @@ async def create_customer(
         session, data=body, phone_region=settings.default_phone_region, principal=principal
     )
     response.headers["Location"] = f"/customers/{customer.id}"
-    return _read(customer, response)
+    return _read(customer, response, principal)
 
 
 @router.get("", response_model=Page[CustomerListItem], summary="List and search customers")
 async def list_customers(
     session: SessionDep,
+    principal: PrincipalDep,
     page: PageDep,
     filters: Annotated[CustomerFilters, Query()],
     sort: CustomerSort = CustomerSort.created_at,
 ) -> Page[CustomerListItem]:
     rows, next_cursor = await customer_service.list_page(
-        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor
+        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor, principal=principal
     )
     reasons = await customer_repo.key_reasons(session, [r.id for r in rows]) if filters.key else {}
-    items = [CustomerListItem.model_validate(r).model_copy(update={"key_reasons": reasons.get(r.id)}) for r in rows]
+    items = [
+        masked(CustomerListItem.model_validate(r), principal).model_copy(update={"key_reasons": reasons.get(r.id)})
+        for r in rows
+    ]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -67,9 +79,11 @@ async def list_customers(
     summary="Read a customer",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-async def read_customer(customer: CustomerDep, request: Request, response: Response) -> CustomerRead | Response:
+async def read_customer(
+    customer: CustomerDep, request: Request, response: Response, principal: PrincipalDep
+) -> CustomerRead | Response:
     cached = not_modified(request, etag_for(customer.version))
-    return cached if cached is not None else _read(customer, response)
+    return cached if cached is not None else _read(customer, response, principal)
 
 
 @router.patch("/{customer_id}", response_model=CustomerRead, summary="Change a customer (If-Match required)")
@@ -86,7 +100,7 @@ async def update_customer(
     updated = await customer_service.update(
         session, customer=customer, data=body, phone_region=settings.default_phone_region, principal=principal
     )
-    return _read(updated, response)
+    return _read(updated, response, principal)
 
 
 @router.delete("/{customer_id}", status_code=204, summary="Soft-delete a customer (If-Match required)")
@@ -116,7 +130,7 @@ async def reassign_owner(
     updated = await customer_service.reassign(
         session, customer=customer, data=body, principal=principal, phone_region=settings.default_phone_region
     )
-    return _read(updated, response)
+    return _read(updated, response, principal)
 
 
 @router.get("/{customer_id}/owner-history", response_model=list[OwnerChangeRead], summary="Account manager history")

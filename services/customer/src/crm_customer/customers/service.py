@@ -11,9 +11,9 @@ import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import AppError, Conflict, NotFound, Unprocessable
+from crm_chassis.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from crm_chassis.identity import Principal
-from crm_customer import events
+from crm_customer import access, events
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import (
@@ -192,6 +192,7 @@ async def _owner_changed(
 
 async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: str, principal: Principal) -> Customer:
     fields = data.model_dump(exclude_unset=True, mode="python")
+    fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
     fields = await _validated(session, data.kind, fields, phone_region, None)
     await _check_external_ref(session, fields.get("external_ref"), None)
     now = utcnow()
@@ -224,6 +225,8 @@ async def update(
     owner_reason: str | None = None,
 ) -> Customer:
     fields = data.model_dump(exclude_unset=True, mode="python")
+    if "owner_id" in fields and principal.role == "agent" and fields["owner_id"] != customer.owner_id:
+        raise Forbidden("only managers and admins reassign customers", code="reassign_not_allowed")
     fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
     await _check_external_ref(session, fields.get("external_ref"), customer.id)
     values = _jsonable(fields)
@@ -253,6 +256,8 @@ async def reassign(
     session: AsyncSession, *, customer: Customer, data: OwnerChangeCreate, principal: Principal, phone_region: str
 ) -> Customer:
     """Give the customer another account manager, recording why."""
+    if principal.role == "agent":
+        raise Forbidden("only managers and admins reassign customers", code="reassign_not_allowed")
     if data.owner_id == customer.owner_id:
         raise Conflict("the customer already has this account manager", code="same_owner")
     update_data = CustomerUpdate(owner_id=data.owner_id)
@@ -276,9 +281,15 @@ async def delete(session: AsyncSession, *, customer: Customer, principal: Princi
 
 
 async def list_page(
-    session: AsyncSession, *, filters: CustomerFilters, sort: CustomerSort, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    filters: CustomerFilters,
+    sort: CustomerSort,
+    limit: int,
+    cursor: str | None,
+    principal: Principal,
 ) -> tuple[Sequence[Customer], str | None]:
-    return await customer_repo.list_page(session, filters, sort, limit, cursor)
+    return await customer_repo.list_page(session, filters, sort, limit, cursor, principal)
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from crm_customer.interactions.schemas import (
 router = APIRouter(tags=["interactions"])
 
 
-async def valid_interaction(interaction_id: uuid.UUID, session: SessionDep) -> Interaction:
-    return await interaction_service.get(session, interaction_id=interaction_id)
+async def valid_interaction(interaction_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Interaction:
+    return await interaction_service.get(session, interaction_id=interaction_id, principal=principal)
 
 
 InteractionDep = Annotated[Interaction, Depends(valid_interaction)]
@@ -62,9 +62,11 @@ async def log_customer_interaction(
 
 @router.get("/interactions", response_model=Page[InteractionRead], summary="The contact log, newest first")
 async def list_interactions(
-    session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()]
+    session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()], principal: PrincipalDep
 ) -> Page[InteractionRead]:
-    rows, cursor = await interaction_service.list_page(session, filters=filters, limit=page.limit, cursor=page.cursor)
+    rows, cursor = await interaction_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
+    )
     return Page(items=[InteractionRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
@@ -74,10 +76,16 @@ async def list_interactions(
     summary="A customer's contacts",
 )
 async def list_customer_interactions(
-    customer: CustomerDep, session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()]
+    customer: CustomerDep,
+    session: SessionDep,
+    page: PageDep,
+    filters: Annotated[InteractionFilters, Query()],
+    principal: PrincipalDep,
 ) -> Page[InteractionRead]:
     filters = filters.model_copy(update={"customer_id": customer.id})
-    rows, cursor = await interaction_service.list_page(session, filters=filters, limit=page.limit, cursor=page.cursor)
+    rows, cursor = await interaction_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
+    )
     return Page(items=[InteractionRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 

@@ -12,7 +12,7 @@ from crm_chassis.db import utcnow
 from crm_chassis.errors import NotFound, Unprocessable
 from crm_chassis.identity import Principal
 from crm_chassis.pagination import paginate
-from crm_customer import events
+from crm_customer import access, events
 from crm_customer.customers import repository as customer_repo
 from crm_customer.interactions.models import Interaction
 from crm_customer.interactions.schemas import InteractionCreate, InteractionFilters, InteractionUpdate
@@ -41,7 +41,8 @@ def _caller_id(principal: Principal) -> uuid.UUID | None:
 
 
 async def log(session: AsyncSession, *, data: InteractionCreate, principal: Principal) -> Interaction:
-    if not await customer_repo.exists_active(session, data.customer_id):
+    visible = access.can_see(principal, await customer_repo.owner_of(session, data.customer_id))
+    if not visible or not await customer_repo.exists_active(session, data.customer_id):
         message = f"no customer {data.customer_id}"
         raise Unprocessable(message, errors=[{"field": "customer_id", "code": "unknown_customer", "message": message}])
     if data.next_follow_up_date is not None and data.next_follow_up_date < data.occurred_at.date():
@@ -59,12 +60,13 @@ async def log(session: AsyncSession, *, data: InteractionCreate, principal: Prin
     return item
 
 
-async def get(session: AsyncSession, *, interaction_id: uuid.UUID) -> Interaction:
+async def get(session: AsyncSession, *, interaction_id: uuid.UUID, principal: Principal) -> Interaction:
     item = await session.scalar(
         select(Interaction).where(Interaction.id == interaction_id, Interaction.deleted_at.is_(None))
     )
     if item is None:
         raise NotFound(f"interaction {interaction_id} does not exist", code="interaction_not_found")
+    await access.require_visible_customer(session, principal, item.customer_id, f"interaction {interaction_id}")
     return item
 
 
@@ -90,8 +92,11 @@ async def delete(session: AsyncSession, *, item: Interaction) -> None:
     await events.publish(session, events.INTERACTION_DELETED, item.id, event_data(item), item.version)
 
 
-def _filtered(filters: InteractionFilters) -> Select[Any]:
+def _filtered(filters: InteractionFilters, principal: Principal) -> Select[Any]:
     stmt = select(Interaction).where(Interaction.deleted_at.is_(None))
+    visible = access.visible_customer_ids(principal)
+    if visible is not None:
+        stmt = stmt.where(Interaction.customer_id.in_(visible))
     for name in ("customer_id", "owner_id", "channel", "direction"):
         value = getattr(filters, name)
         if value is not None:
@@ -106,6 +111,6 @@ def _filtered(filters: InteractionFilters) -> Select[Any]:
 
 
 async def list_page(
-    session: AsyncSession, *, filters: InteractionFilters, limit: int, cursor: str | None
+    session: AsyncSession, *, filters: InteractionFilters, limit: int, cursor: str | None, principal: Principal
 ) -> tuple[list[Interaction], str | None]:
-    return await paginate(session, _filtered(filters), ORDER, "-occurred_at", limit, cursor)
+    return await paginate(session, _filtered(filters, principal), ORDER, "-occurred_at", limit, cursor)

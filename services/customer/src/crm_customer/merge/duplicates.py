@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from crm_chassis.identity import Principal
+from crm_customer import access
 from crm_customer.customers.models import Customer
 from crm_customer.merge.schemas import DuplicatePair, MatchedField
 
@@ -33,7 +35,7 @@ def _is_cjk(token: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in token)
 
 
-async def _exact_pairs(session: AsyncSession, column: str) -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def _exact_pairs(session: AsyncSession, column: str, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID]]:
     a, b = aliased(Customer), aliased(Customer)
     stmt = (
         select(a.id, b.id)
@@ -44,14 +46,20 @@ async def _exact_pairs(session: AsyncSession, column: str) -> list[tuple[uuid.UU
             a.deleted_at.is_(None),
             b.deleted_at.is_(None),
             a.kind == b.kind,
+            access.owner_clause(principal, a.owner_id),
+            access.owner_clause(principal, b.owner_id),
         )
     )
     return [(x, y) for x, y in await session.execute(stmt)]
 
 
-async def _name_pairs(session: AsyncSession) -> dict[tuple[uuid.UUID, uuid.UUID], float]:
+async def _name_pairs(session: AsyncSession, principal: Principal) -> dict[tuple[uuid.UUID, uuid.UUID], float]:
     blocks: dict[tuple[str, str, int], list[tuple[uuid.UUID, str]]] = defaultdict(list)
-    rows = await session.stream(select(Customer.id, Customer.name, Customer.kind).where(Customer.deleted_at.is_(None)))
+    rows = await session.stream(
+        select(Customer.id, Customer.name, Customer.kind).where(
+            Customer.deleted_at.is_(None), access.owner_clause(principal, Customer.owner_id)
+        )
+    )
     async for cid, name, kind in rows:
         key = name_key(name)
         if key:
@@ -66,13 +74,13 @@ async def _name_pairs(session: AsyncSession) -> dict[tuple[uuid.UUID, uuid.UUID]
     return found
 
 
-async def candidate_pairs(session: AsyncSession) -> list[DuplicatePair]:
+async def candidate_pairs(session: AsyncSession, principal: Principal) -> list[DuplicatePair]:
     """Every candidate pair, best first; the score combines the evidence as independent signals."""
     evidence: dict[tuple[uuid.UUID, uuid.UUID], dict[MatchedField, float]] = defaultdict(dict)
     for field in (MatchedField.email, MatchedField.phone):
-        for pair in await _exact_pairs(session, field.value):
+        for pair in await _exact_pairs(session, field.value, principal):
             evidence[pair][field] = WEIGHTS[field]
-    for pair, ratio in (await _name_pairs(session)).items():
+    for pair, ratio in (await _name_pairs(session, principal)).items():
         evidence[pair][MatchedField.name] = WEIGHTS[MatchedField.name] * ratio
     if not evidence:
         return []

@@ -19,11 +19,12 @@ router = APIRouter(tags=["duplicates and merge"])
 @router.get("/customers/duplicates", response_model=DuplicatePage, summary="Candidate duplicate pairs, best first")
 async def list_duplicates(
     session: SessionDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.5,
 ) -> DuplicatePage:
-    pairs = [p for p in await duplicates.candidate_pairs(session) if p.score >= min_score]
+    pairs = [p for p in await duplicates.candidate_pairs(session, principal) if p.score >= min_score]
     if cursor:
         score, a_id, b_id = decode_cursor(cursor, "duplicates", 3)
         pairs = [p for p in pairs if (-p.score, str(p.a_id), str(p.b_id)) > (-score, a_id, b_id)]

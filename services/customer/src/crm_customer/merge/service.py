@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
-from crm_customer import events
+from crm_customer import access, events
 from crm_customer.contacts.models import Contact
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer, CustomerChange
@@ -72,6 +72,8 @@ async def merge(
     if survivor.deleted_at is not None:
         raise Conflict("the survivor was deleted or merged meanwhile", code="survivor_gone")
     duplicate = await customer_service.get(session, customer_id=data.duplicate_id)
+    if not access.can_see(principal, duplicate.owner_id):
+        raise NotFound(f"customer {data.duplicate_id} does not exist", code="customer_not_found")
     if duplicate.kind != survivor.kind:
         raise Conflict(f"cannot merge a {duplicate.kind} into a {survivor.kind}", code="kind_mismatch")
 

@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.identity import Principal
 from crm_chassis.pagination import paginate
+from crm_customer import access
 from crm_customer.orders.models import Order
 from crm_customer.orders.schemas import OrderFilters, OrderKind
 
@@ -33,8 +35,11 @@ async def refunded_total(session: AsyncSession, order_id: uuid.UUID) -> Decimal:
     return -Decimal(total or 0)
 
 
-def _filtered(filters: OrderFilters) -> Select[Any]:
+def _filtered(filters: OrderFilters, principal: Principal) -> Select[Any]:
     stmt = select(Order).where(Order.deleted_at.is_(None))
+    visible = access.visible_customer_ids(principal)
+    if visible is not None:
+        stmt = stmt.where(Order.customer_id.in_(visible))
     for name in ("customer_id", "source", "external_ref"):
         value = getattr(filters, name)
         if value is not None:
@@ -51,6 +56,6 @@ def _filtered(filters: OrderFilters) -> Select[Any]:
 
 
 async def list_page(
-    session: AsyncSession, filters: OrderFilters, limit: int, cursor: str | None
+    session: AsyncSession, filters: OrderFilters, limit: int, cursor: str | None, principal: Principal
 ) -> tuple[list[Order], str | None]:
-    return await paginate(session, _filtered(filters), ORDER, "-occurred_at", limit, cursor)
+    return await paginate(session, _filtered(filters, principal), ORDER, "-occurred_at", limit, cursor)

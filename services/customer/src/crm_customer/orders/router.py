@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_chassis.db import SessionDep
 from crm_chassis.etag import etag_for, not_modified, require_if_match
+from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
 from crm_customer.deps import CustomerDep
 from crm_customer.orders import service as order_service
@@ -16,8 +17,8 @@ from crm_customer.orders.schemas import OrderCreate, OrderFilters, OrderRead, Or
 router = APIRouter(tags=["orders"])
 
 
-async def valid_order(order_id: uuid.UUID, session: SessionDep) -> Order:
-    return await order_service.get(session, order_id=order_id)
+async def valid_order(order_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Order:
+    return await order_service.get(session, order_id=order_id, principal=principal)
 
 
 OrderDep = Annotated[Order, Depends(valid_order)]
@@ -38,23 +39,35 @@ def _read(order: Order, response: Response, *, created: bool = False) -> OrderRe
     summary="Record a purchase",
     responses={200: {"description": "Recorded before under this (source, external_ref); nothing new"}},
 )
-async def record_order(body: OrderCreate, session: SessionDep, response: Response) -> OrderRead:
-    order, created = await order_service.record(session, data=body)
+async def record_order(
+    body: OrderCreate, session: SessionDep, response: Response, principal: PrincipalDep
+) -> OrderRead:
+    order, created = await order_service.record(session, data=body, principal=principal)
     return _read(order, response, created=created)
 
 
 @router.get("/orders", response_model=Page[OrderRead], summary="List orders and refunds, newest first")
-async def list_orders(session: SessionDep, page: PageDep, filters: Annotated[OrderFilters, Query()]) -> Page[OrderRead]:
-    rows, next_cursor = await order_service.list_page(session, filters=filters, limit=page.limit, cursor=page.cursor)
+async def list_orders(
+    session: SessionDep, page: PageDep, filters: Annotated[OrderFilters, Query()], principal: PrincipalDep
+) -> Page[OrderRead]:
+    rows, next_cursor = await order_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
+    )
     return Page(items=[OrderRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/customers/{customer_id}/orders", response_model=Page[OrderRead], summary="A customer's orders")
 async def list_customer_orders(
-    customer: CustomerDep, session: SessionDep, page: PageDep, filters: Annotated[OrderFilters, Query()]
+    customer: CustomerDep,
+    session: SessionDep,
+    page: PageDep,
+    filters: Annotated[OrderFilters, Query()],
+    principal: PrincipalDep,
 ) -> Page[OrderRead]:
     filters = filters.model_copy(update={"customer_id": customer.id})
-    rows, next_cursor = await order_service.list_page(session, filters=filters, limit=page.limit, cursor=page.cursor)
+    rows, next_cursor = await order_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
+    )
     return Page(items=[OrderRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -65,8 +78,10 @@ async def read_order(order: OrderDep, request: Request, response: Response) -> O
 
 
 @router.post("/orders/{order_id}/refunds", status_code=201, response_model=OrderRead, summary="Refund an order")
-async def refund_order(order_id: uuid.UUID, body: RefundCreate, session: SessionDep, response: Response) -> OrderRead:
-    refund, created = await order_service.refund(session, order_id=order_id, data=body)
+async def refund_order(
+    order_id: uuid.UUID, body: RefundCreate, session: SessionDep, response: Response, principal: PrincipalDep
+) -> OrderRead:
+    refund, created = await order_service.refund(session, order_id=order_id, data=body, principal=principal)
     return _read(refund, response, created=created)
 
 

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
-from crm_customer import events
+from crm_chassis.identity import Principal
+from crm_customer import access, events
 from crm_customer.customers import repository as customer_repo
 from crm_customer.orders import repository as order_repo
 from crm_customer.orders.models import Order
@@ -47,13 +48,18 @@ async def resolve_customer(session: AsyncSession, customer_id: uuid.UUID | None,
     raise Unprocessable.field(field, "unknown_customer", message)
 
 
-async def record(session: AsyncSession, *, data: OrderCreate) -> tuple[Order, bool]:
-    """The recorded order and whether it is new; a known (source, external_ref) returns the first one."""
+async def record(session: AsyncSession, *, data: OrderCreate, principal: Principal | None = None) -> tuple[Order, bool]:
+    """The recorded order and whether it is new; a known (source, external_ref) returns the first one.
+
+    `principal` None is a trusted internal caller (an import job already checked its creator).
+    """
     if data.external_ref is not None:
         existing = await order_repo.by_external_ref(session, data.source, data.external_ref)
         if existing is not None:
             return existing, False
     customer_id = await resolve_customer(session, data.customer_id, data.customer_external_ref)
+    if principal is not None and not access.can_see(principal, await customer_repo.owner_of(session, customer_id)):
+        raise Unprocessable.field("customer_id", "unknown_customer", f"no customer {customer_id}")
     now = utcnow()
     order = Order(
         id=uuid.uuid4(),
@@ -69,16 +75,21 @@ async def record(session: AsyncSession, *, data: OrderCreate) -> tuple[Order, bo
     return order, True
 
 
-async def get(session: AsyncSession, *, order_id: uuid.UUID, for_update: bool = False) -> Order:
+async def get(session: AsyncSession, *, order_id: uuid.UUID, principal: Principal, for_update: bool = False) -> Order:
     order = await order_repo.get(session, order_id, for_update=for_update)
     if order is None:
         raise NotFound(f"order {order_id} does not exist", code="order_not_found")
+    await access.require_visible_customer(session, principal, order.customer_id, f"order {order_id}")
     return order
 
 
-async def refund(session: AsyncSession, *, order_id: uuid.UUID, data: RefundCreate) -> tuple[Order, bool]:
+async def refund(
+    session: AsyncSession, *, order_id: uuid.UUID, data: RefundCreate, principal: Principal
+) -> tuple[Order, bool]:
     """A negative order linked to the purchase; refunds in all may not exceed what was paid."""
-    original = await get(session, order_id=order_id, for_update=True)  # serialises concurrent refunds
+    original = await get(
+        session, order_id=order_id, principal=principal, for_update=True
+    )  # serialises concurrent refunds
     if original.refund_of is not None:
         raise Conflict("a refund cannot itself be refunded", code="refund_of_refund")
     source = original.source
@@ -144,6 +155,6 @@ async def delete(session: AsyncSession, *, order: Order) -> None:
 
 
 async def list_page(
-    session: AsyncSession, *, filters: OrderFilters, limit: int, cursor: str | None
+    session: AsyncSession, *, filters: OrderFilters, limit: int, cursor: str | None, principal: Principal
 ) -> tuple[list[Order], str | None]:
-    return await order_repo.list_page(session, filters, limit, cursor)
+    return await order_repo.list_page(session, filters, limit, cursor, principal)
