@@ -312,3 +312,15 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     assert response.headers["x-request-id"] == "abc-123"
     problem = await client.get(f"/customers/{uuid.uuid4()}", headers={"X-Request-ID": "abc-456"})
     assert problem.json()["request_id"] == "abc-456"
+
+
+async def test_migrations_match_the_models(database_url: str) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from crm_chassis.testing import check_migrations_match_models
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("alembic check compares schemas; run on PostgreSQL")
+    await check_migrations_match_models(Path(__file__).parents[1] / "alembic.ini", database_url)

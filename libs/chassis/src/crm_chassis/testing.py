@@ -78,3 +78,12 @@ def internal_headers(
 ) -> dict[str, str]:
     principal = Principal(subject=subject or f"user-{role}", kind=kind, role=role)  # type: ignore[arg-type]
     return {"X-Internal-Token": sign_internal_token(principal, secret)}
+
+
+async def check_migrations_match_models(alembic_ini: Path, url: str) -> None:
+    """Fail if the models hold changes no migration makes (`alembic check`; PostgreSQL only,
+    since on SQLite the schema is translated away and every table would look new)."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
+    config.attributes["url"] = url
+    await asyncio.to_thread(command.check, config)
