@@ -47,11 +47,46 @@ def run_wrk(url: str, header: str, seconds: int, connections: int) -> dict[str, 
     return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
 
 
+def _with_database(url: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _psql(url: str, *statements: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    for statement in statements:
+        subprocess.run(
+            [
+                "psql",
+                "-q",
+                "-h",
+                server.host or "127.0.0.1",
+                "-p",
+                str(server.port or 5432),
+                "-U",
+                server.username or "postgres",
+                "-d",
+                server.database or "postgres",
+                "-c",
+                statement,
+            ],
+            check=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL: scratch databases are made on this server (e.g. postgresql://postgres@127.0.0.1/test)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -61,6 +96,11 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update({f"CRM_{n.upper()}_PORT": str(p) for n, p in PORTS.items()})
     env.update(CRM_DATA_DIR=str(data_dir), CRM_INTERNAL_SECRET=secret, CRM_LOG_LEVEL="WARNING")
+    scratch = [f"crm_bench_{name}" for name in PORTS] if args.postgres else []
+    for name, db in zip(PORTS, scratch, strict=False):
+        _psql(args.postgres, f'DROP DATABASE IF EXISTS "{db}"', f'CREATE DATABASE "{db}"')
+        env[f"CRM_{name.upper()}_DATABASE_URL"] = _with_database(args.postgres, db)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
     system = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts/run_all.py")], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -68,6 +108,8 @@ def main() -> int:
         for line in system.stdout:  # type: ignore[union-attr]
             if "Press Ctrl-C" in line:
                 break
+        else:
+            sys.exit("the system did not start (see the log above)")
         gateway = f"http://127.0.0.1:{PORTS['gateway']}"
         with httpx.Client(base_url=gateway, timeout=10) as client:
             form = {"username": "admin@example.com", "password": "demo-admin-password"}
@@ -92,7 +134,7 @@ def main() -> int:
                 results[name].append(run_wrk(url, header, args.seconds, args.connections))
                 time.sleep(1)
         print(
-            f"\nGET /customers/{{id}}, SQLite, wrk -t2 -c{args.connections} -d{args.seconds}s,"
+            f"\nGET /customers/{{id}}, {backend}, wrk -t2 -c{args.connections} -d{args.seconds}s,"
             f" {args.rounds} rounds (medians)"
         )
         print(f"{'target':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   runs (req/s)")
@@ -111,6 +153,8 @@ def main() -> int:
         system.send_signal(signal.SIGTERM)
         system.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
+        for db in scratch:
+            _psql(args.postgres, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
