@@ -9,6 +9,10 @@ class Settings(ServiceSettings):
 
     service_name: str = "scoring"
     customer_url: str = "http://127.0.0.1:8001"
+    feedback_url: str = "http://127.0.0.1:8003"
     consume_events: bool = True
     # Long-poll length of one feed request; a new event still arrives within milliseconds.
     feed_wait_seconds: float = Field(default=20.0, ge=0, le=55)
+    # Customers whose facts changed are re-scored by a worker polling its queue at this interval.
+    rescore_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    rescore_workers: bool = True

@@ -1,9 +1,12 @@
+"""Scoring's own copy of the facts it scores on, fed by the customer and feedback services' events."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, Integer, String, Uuid
+from sqlalchemy import Boolean, Date, Float, Index, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import UTCDateTime
@@ -24,3 +27,76 @@ class CustomerRef(Base):
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    referred_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrderFact(Base):
+    """A purchase or a refund. `net_amount` of a purchase is its amount less the refunds linked to it."""
+
+    __tablename__ = "order_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    net_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    margin: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    refund_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+
+    __table_args__ = (Index("ix_order_fact_customer_id_occurred_at", "customer_id", "occurred_at"),)
+
+
+class InteractionFact(Base):
+    __tablename__ = "interaction_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    next_follow_up_date: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_interaction_fact_customer_id_occurred_at", "customer_id", "occurred_at"),)
+
+
+class ComplaintFact(Base):
+    __tablename__ = "complaint_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    retained: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SurveyResponseFact(Base):
+    __tablename__ = "survey_response_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    survey_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    survey_kind: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    responded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    nps: Mapped[float | None] = mapped_column(Float)
+    csat: Mapped[float | None] = mapped_column(Float)
+    satisfaction_index: Mapped[float | None] = mapped_column(Float)
+
+
+class RescoreRequest(Base):
+    """A customer whose facts changed since their score was computed; drained by a worker."""
+
+    __tablename__ = "rescore_request"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,71 @@
+"""Who may see what: agents their own customers, analysts aggregates, partners by scope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crm_chassis.errors import Forbidden
+from crm_chassis.identity import Principal, get_principal
+from crm_scoring.config import Settings
+
+MANAGERS = frozenset({"admin", "manager", "service"})
+
+
+def _scoped(principal: Principal, scope: str) -> bool:
+    return principal.kind != "api_key" or scope in principal.scopes
+
+
+def reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Score cards and lists: people other than analysts, and partners with `scores:read`."""
+    if principal.kind == "api_key":
+        if "scores:read" not in principal.scopes:
+            raise Forbidden("this API key lacks the scores:read scope", code="missing_scope")
+        return principal
+    if principal.role not in {*MANAGERS, "agent"}:
+        raise Forbidden("reading customer scores needs the agent, manager or admin role")
+    return principal
+
+
+def analyst(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Aggregates and the model: managers, admins and analysts (and partners with `scores:read`)."""
+    if principal.kind == "api_key" and _scoped(principal, "scores:read"):
+        return principal
+    if principal.role not in {*MANAGERS, "analyst"}:
+        raise Forbidden("aggregates need the analyst, manager or admin role")
+    return principal
+
+
+def manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.kind == "api_key" or principal.role not in MANAGERS:
+        raise Forbidden("this action needs the manager or admin role")
+    return principal
+
+
+def admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.kind == "api_key" or not principal.is_admin:
+        raise Forbidden("changing scoring settings needs the admin role")
+    return principal
+
+
+def own_customers_only(principal: Principal) -> uuid.UUID | None:
+    """The owner an agent is limited to (their own id), or None for everyone else."""
+    if principal.role != "agent" or principal.kind != "user":
+        return None
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        return uuid.UUID(int=0)  # an agent whose id is not a UUID owns no customer
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+ReaderDep = Annotated[Principal, Depends(reader)]
+AnalystDep = Annotated[Principal, Depends(analyst)]
+ManagerDep = Annotated[Principal, Depends(manager)]
+AdminDep = Annotated[Principal, Depends(admin)]

@@ -1,0 +1,1 @@
+"""The scoring mathematics: pure numpy/scipy functions, no database, no web framework."""

@@ -1,0 +1,158 @@
+"""BG/NBD (Fader, Hardie & Lee 2005): how many purchases, and is the customer still alive.
+
+Inputs per customer, in one time unit (weeks by default): `frequency` x = repeat purchases,
+`recency` t_x = age at the last purchase, `T` = age at the end of the observation.
+
+The log-likelihood is split so that the costly special functions run once per distinct x and per
+distinct T; only repeat buyers need per-row work, and that is one softplus:
+
+    LL = ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x) − ln B(a, b)
+         − (r+x) ln(α+T) + softplus(d),   d = ln a − ln(b+x−1) + (r+x) ln((α+T)/(α+t_x))   (x > 0)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import betaln, digamma, gammaln
+
+from crm_scoring.models.fitting import (
+    FitResult,
+    FloatArray,
+    as_float_array,
+    log_space_standard_errors,
+    to_public,
+    unique_rows,
+    wsum,
+)
+
+NAMES = ("r", "alpha", "a", "b")
+_LOG_BOUND = 25.0  # exp(±25) keeps every parameter finite and positive
+
+
+@dataclass(frozen=True)
+class BgNbdParams:
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+
+class _Data:
+    """The fit's data, grouped once: by distinct x for everyone, by T for non-repeaters, and the
+    repeat buyers' distinct (x, t_x, T) rows with their counts."""
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> None:
+        self.n = float(w.sum())
+        self.x_values, x_index = np.unique(x, return_inverse=True)
+        self.x_weights = np.bincount(x_index, weights=w, minlength=self.x_values.size)
+        zero = x == 0
+        self.t0_values, t0_index = np.unique(T[zero], return_inverse=True)
+        self.t0_weights = np.bincount(t0_index, weights=w[zero], minlength=self.t0_values.size)
+        rep = ~zero
+        (self.x, self.t_x, self.T), self.w = unique_rows(x[rep], t_x[rep], T[rep], weights=w[rep])
+        self.n_unique = int(self.t0_values.size + self.x.size)
+
+
+def _neg_loglik_and_grad(log_params: FloatArray, d: _Data) -> tuple[float, FloatArray]:
+    r, alpha, a, b = np.exp(log_params)
+    xv, xw = d.x_values, d.x_weights
+    ll = wsum(xw, gammaln(r + xv) - gammaln(r) + betaln(a, b + xv) - betaln(a, b)) + d.n * r * np.log(alpha)
+    g_r = wsum(xw, digamma(r + xv) - digamma(r)) + d.n * np.log(alpha)
+    g_alpha = d.n * r / alpha
+    g_a = wsum(xw, digamma(a + b) - digamma(a + b + xv))
+    g_b = wsum(xw, digamma(b + xv) - digamma(a + b + xv) - digamma(b) + digamma(a + b))
+
+    log_t0 = np.log(alpha + d.t0_values)
+    ll -= r * wsum(d.t0_weights, log_t0)
+    g_r -= wsum(d.t0_weights, log_t0)
+    g_alpha -= r * wsum(d.t0_weights, 1.0 / (alpha + d.t0_values))
+
+    if d.x.size:
+        x, w = d.x, d.w
+        rx = r + x
+        inv_T, inv_t = 1.0 / (alpha + d.T), 1.0 / (alpha + d.t_x)
+        log_T = np.log(alpha + d.T)
+        log_ratio = np.log((alpha + d.T) * inv_t)
+        inv_bx = 1.0 / (b + x - 1.0)
+        z = np.log(a * inv_bx) + rx * log_ratio
+        # softplus(z) and sigmoid(z) from one exponential, stable for either sign of z
+        e = np.exp(-np.abs(z))
+        softplus = np.maximum(z, 0.0) + np.log1p(e)
+        w4 = np.where(z >= 0, 1.0, e) / (1.0 + e)  # posterior weight of "left after the last purchase"
+        ww4 = w * w4
+        ll += wsum(w, softplus - rx * log_T)
+        g_r -= wsum(w, log_T) - wsum(ww4, log_ratio)
+        g_alpha -= wsum(w * rx, inv_T) + wsum(ww4 * rx, inv_t - inv_T)
+        g_a += float(ww4.sum()) / a
+        g_b -= wsum(ww4, inv_bx)
+
+    grad = np.array([g_r, g_alpha, g_a, g_b]) * np.exp(log_params)
+    return -ll, -grad
+
+
+def prepare(
+    frequency: object, recency: object, T: object, weights: object | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    x, t_x, t = as_float_array(frequency), as_float_array(recency), as_float_array(T)
+    w = np.ones_like(x) if weights is None else as_float_array(weights)
+    if not (x.shape == t_x.shape == t.shape == w.shape):
+        raise ValueError("frequency, recency, T and weights must have the same length")
+    if np.any(x < 0) or np.any(t_x < 0) or np.any(t_x > t) or np.any((x == 0) & (t_x != 0)):
+        raise ValueError("need 0 ≤ recency ≤ T, and recency = 0 when frequency = 0")
+    return x, t_x, t, w
+
+
+def log_likelihood(params: BgNbdParams, frequency: object, recency: object, T: object) -> float:
+    x, t_x, t, w = prepare(frequency, recency, T)
+    log_params = np.log([params.r, params.alpha, params.a, params.b])
+    return -_neg_loglik_and_grad(log_params, _Data(x, t_x, t, w))[0]
+
+
+def fit(
+    frequency: object, recency: object, T: object, weights: object | None = None, *, max_iter: int = 2000
+) -> FitResult:
+    """Maximum likelihood in log-parameter space with L-BFGS-B, on distinct rows weighted by count."""
+    started = time.perf_counter()
+    x, t_x, t, w = prepare(frequency, recency, T, weights)
+    if x.size == 0 or w.sum() <= 0:
+        raise ValueError("no customers to fit")
+    data = _Data(x, t_x, t, w)
+    scale = 1.0 / data.n  # a per-customer objective keeps the optimiser's tolerances meaningful
+
+    def objective(p: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = _neg_loglik_and_grad(p, data)
+        return value * scale, grad * scale
+
+    start = np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0])
+    result = minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+    )
+    log_params = np.asarray(result.x, dtype=np.float64)
+    ses = log_space_standard_errors(lambda p: _neg_loglik_and_grad(p, data)[1], log_params)
+    at_bound = bool(np.any(np.abs(log_params) >= _LOG_BOUND - 1e-6))
+    params = np.exp(log_params)
+    return FitResult(
+        params={n: float(v) for n, v in zip(NAMES, params, strict=True)},
+        standard_errors=to_public(ses, NAMES),
+        log_likelihood=-float(result.fun) / scale,
+        converged=bool(result.success) and not at_bound,
+        iterations=int(result.nit),
+        n_observations=round(data.n),
+        n_unique_rows=data.n_unique,
+        seconds=time.perf_counter() - started,
+        message=str(result.message) + (" (a parameter reached its bound)" if at_bound else ""),
+    )
+
+
+def params_of(result: FitResult) -> BgNbdParams:
+    p = result.params
+    return BgNbdParams(r=p["r"], alpha=p["alpha"], a=p["a"], b=p["b"])

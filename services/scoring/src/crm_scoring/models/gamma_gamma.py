@@ -1,0 +1,142 @@
+"""Gamma-Gamma spend model (Fader, Hardie & Lee 2005b): average spend per purchase.
+
+Fitted on repeat buyers only: x = number of repeat purchases, m = their mean value (first
+purchase excluded, same-day purchases summed). Per customer,
+
+    LL = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ + m x).
+
+Terms in x alone are computed once per distinct x, terms linear in the parameters are pre-summed,
+so each evaluation costs one logarithm per row.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import digamma, gammaln
+
+from crm_scoring.models.fitting import (
+    FitResult,
+    FloatArray,
+    as_float_array,
+    log_space_standard_errors,
+    to_public,
+    unique_rows,
+    wsum,
+)
+
+NAMES = ("p", "q", "gamma")
+_LOG_BOUND = 25.0
+
+
+@dataclass(frozen=True)
+class GammaGammaParams:
+    p: float
+    q: float
+    gamma: float
+
+
+class _Data:
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
+        self.x, self.m, self.w = x, m, w
+        self.n = float(w.sum())
+        self.x_values, index = np.unique(x, return_inverse=True)
+        self.x_weights = np.bincount(index, weights=w, minlength=self.x_values.size)
+        log_m, log_x = np.log(m), np.log(x)
+        self.wx = w * x
+        self.sum_x_log_mx = wsum(self.wx, log_m + log_x)
+        self.sum_log_m = wsum(w, log_m)
+
+
+def _neg_loglik_and_grad(log_params: FloatArray, d: _Data) -> tuple[float, FloatArray]:
+    p, q, gamma = np.exp(log_params)
+    xv, xw = d.x_values, d.x_weights
+    px = p * xv
+    log_gm = np.log(gamma + d.m * d.x)
+    sum_wx_log, sum_w_log = wsum(d.wx, log_gm), wsum(d.w, log_gm)
+    ll = wsum(xw, gammaln(px + q) - gammaln(px)) - d.n * gammaln(q) + d.n * q * np.log(gamma)
+    ll += p * d.sum_x_log_mx - d.sum_log_m - p * sum_wx_log - q * sum_w_log
+    g_p = wsum(xw, xv * (digamma(px + q) - digamma(px))) + d.sum_x_log_mx - sum_wx_log
+    g_q = wsum(xw, digamma(px + q)) - d.n * digamma(q) + d.n * np.log(gamma) - sum_w_log
+    inv = 1.0 / (gamma + d.m * d.x)
+    g_gamma = d.n * q / gamma - p * wsum(d.wx, inv) - q * wsum(d.w, inv)
+    grad = np.array([g_p, g_q, g_gamma]) * np.exp(log_params)
+    return -ll, -grad
+
+
+def prepare(
+    frequency: object, monetary: object, weights: object | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    x, m = as_float_array(frequency), as_float_array(monetary)
+    w = np.ones_like(x) if weights is None else as_float_array(weights)
+    keep = (x > 0) & (m > 0) & np.isfinite(m) & (w > 0)
+    return x[keep], m[keep], w[keep]
+
+
+def log_likelihood(params: GammaGammaParams, frequency: object, monetary: object) -> float:
+    x, m, w = prepare(frequency, monetary)
+    log_params = np.log([params.p, params.q, params.gamma])
+    return -_neg_loglik_and_grad(log_params, _Data(x, m, w))[0]
+
+
+def fit(frequency: object, monetary: object, weights: object | None = None, *, max_iter: int = 2000) -> FitResult:
+    """Fit on the repeat buyers among the rows given (others are ignored, as the model requires)."""
+    started = time.perf_counter()
+    x, m, w = prepare(frequency, monetary, weights)
+    if x.size == 0:
+        raise ValueError("no repeat buyers with a positive spend to fit the spend model on")
+    (ux, um), uw = unique_rows(x, m, weights=w)
+    data = _Data(ux, um, uw)
+    scale = 1.0 / data.n
+
+    def objective(params: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = _neg_loglik_and_grad(params, data)
+        return value * scale, grad * scale
+
+    mean_spend = float(np.average(um, weights=uw))
+    start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
+    result = minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
+        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+    )
+    log_params = np.asarray(result.x, dtype=np.float64)
+    ses = log_space_standard_errors(lambda p: _neg_loglik_and_grad(p, data)[1], log_params)
+    at_bound = bool(np.any(np.abs(log_params) >= _LOG_BOUND - 1e-6))
+    return FitResult(
+        params={n: float(v) for n, v in zip(NAMES, np.exp(log_params), strict=True)},
+        standard_errors=to_public(ses, NAMES),
+        log_likelihood=-float(result.fun) / scale,
+        converged=bool(result.success) and not at_bound,
+        iterations=int(result.nit),
+        n_observations=round(data.n),
+        n_unique_rows=int(ux.size),
+        seconds=time.perf_counter() - started,
+        message=str(result.message) + (" (a parameter reached its bound)" if at_bound else ""),
+    )
+
+
+def params_of(result: FitResult) -> GammaGammaParams:
+    return GammaGammaParams(p=result.params["p"], q=result.params["q"], gamma=result.params["gamma"])
+
+
+def expected_average_spend(params: GammaGammaParams, frequency: object, monetary: object) -> FloatArray:
+    """E[spend per purchase | x, m]: a credibility-weighted mix of the population mean and m.
+
+    With q ≤ 1 the population mean does not exist; the customer's own mean is used then. Customers
+    with no repeat purchase get the population mean.
+    """
+    x, m = np.broadcast_arrays(as_float_array(frequency), as_float_array(monetary))
+    p, q, gamma = params.p, params.q, params.gamma
+    if q <= 1.0:
+        return np.asarray(np.where(x > 0, m, np.nan), dtype=np.float64)
+    population = gamma * p / (q - 1.0)
+    weight = p * x / (p * x + q - 1.0)
+    own = np.where(x > 0, m, 0.0)
+    return np.asarray(weight * own + (1.0 - weight) * population, dtype=np.float64)
