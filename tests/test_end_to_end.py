@@ -144,6 +144,37 @@ def test_the_doors_stay_shut(system: System) -> None:
 
 
 @pytest.mark.e2e
+def test_an_order_through_the_gateway_reaches_the_score_card(system: System) -> None:
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        bearer = {"Authorization": f"Bearer {token(client)}"}
+        customer = client.post(
+            "/api/v1/customers", json={"kind": "individual", "name": "Scored"}, headers=bearer
+        ).json()
+        order = {
+            "customer_id": customer["id"],
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "amount": "88.00",
+            "currency": "CNY",
+        }
+        posted = client.post("/api/v1/orders", json=order, headers=bearer)
+        assert posted.status_code == 201, posted.text
+        started = time.monotonic()
+        card = None
+        while time.monotonic() - started < 10:
+            response = client.get(f"/api/v1/customers/{customer['id']}/scores", headers=bearer)
+            if response.status_code == 200 and "S/t×T = 88.00" in response.json()["clv"]["explanation"]:
+                card = response.json()
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    assert card is not None, f"the order never reached the score card: {response.status_code} {response.text[:800]}"
+    assert card["customer_id"] == customer["id"]
+    # The target is 1 s; the bound leaves room for a loaded CI machine. The measured time is printed.
+    print(f"order → score card: {elapsed:.3f} s")
+    assert elapsed < 3
+
+
+@pytest.mark.e2e
 def test_sigterm_stops_all_four(system: System) -> None:
     assert system.stop() == 0
     for name in system.ports:
