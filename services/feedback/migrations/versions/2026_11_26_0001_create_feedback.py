@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_ref")),
         schema=SCHEMA,
     )
-    op.create_index(
-        op.f("ix_customer_ref_owner_id"), "customer_ref", ["owner_id"], unique=False, schema=SCHEMA
-    )
+    op.create_index(op.f("ix_customer_ref_owner_id"), "customer_ref", ["owner_id"], unique=False, schema=SCHEMA)
 
 
 def downgrade() -> None:

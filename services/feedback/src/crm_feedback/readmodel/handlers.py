@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
+from crm_feedback.readmodel import customer_records
 from crm_feedback.readmodel.models import CustomerRef
 
 
@@ -62,6 +63,19 @@ async def on_customer_deleted(session: AsyncSession, event: Event) -> None:
 
 async def on_customer_erased(session: AsyncSession, event: Event) -> None:
     await _upsert(session, event, erased=True, display_name="")
+    await customer_records.erase(session, CustomerFacts.model_validate(event.data).id)
+
+
+class MergeFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    survivor_id: uuid.UUID
+    duplicate_id: uuid.UUID
+
+
+async def on_customer_merged(session: AsyncSession, event: Event) -> None:
+    facts = MergeFacts.model_validate(event.data)
+    await customer_records.merge(session, facts.survivor_id, facts.duplicate_id)
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -69,4 +83,5 @@ HANDLERS: Mapping[str, Handler] = {
     "customer.updated": on_customer_changed,
     "customer.deleted": on_customer_deleted,
     "customer.erased": on_customer_erased,
+    "customer.merged": on_customer_merged,
 }

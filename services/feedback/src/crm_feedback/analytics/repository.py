@@ -1,0 +1,162 @@
+"""Column reads for analytics (no ORM objects: these scan many rows)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_feedback.complaints.models import Complaint
+from crm_feedback.complaints.workflow import OPEN_STATUSES
+from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse
+
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+async def responses(
+    session: AsyncSession,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    survey_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> Sequence[Any]:
+    stmt = select(
+        SurveyResponse.id,
+        SurveyResponse.survey_id,
+        SurveyResponse.customer_id,
+        SurveyResponse.channel,
+        SurveyResponse.responded_at,
+        SurveyResponse.nps_score,
+        SurveyResponse.csat_score,
+        SurveyResponse.satisfaction_index,
+    )
+    if start is not None:
+        stmt = stmt.where(SurveyResponse.responded_at >= start)
+    if end is not None:
+        stmt = stmt.where(SurveyResponse.responded_at < end)
+    if survey_id is not None:
+        stmt = stmt.where(SurveyResponse.survey_id == survey_id)
+    if customer_id is not None:
+        stmt = stmt.where(SurveyResponse.customer_id == customer_id)
+    if kind is not None:
+        stmt = stmt.join(Survey, Survey.id == SurveyResponse.survey_id).where(Survey.kind == kind)
+    return (await session.execute(stmt.order_by(SurveyResponse.responded_at, SurveyResponse.id))).all()
+
+
+async def answers(session: AsyncSession, survey_id: uuid.UUID) -> Sequence[Any]:
+    stmt = select(SurveyResponse.answers).where(SurveyResponse.survey_id == survey_id)
+    return (await session.scalars(stmt.order_by(SurveyResponse.responded_at, SurveyResponse.id))).all()
+
+
+def _score_columns() -> list[Any]:
+    r = SurveyResponse
+    return [
+        func.count().label("responses"),
+        func.count(r.nps_score).label("nps_n"),
+        func.sum(case((r.nps_score >= 9, 1), else_=0)).label("promoters"),
+        func.sum(case((r.nps_score <= 6, 1), else_=0)).label("detractors"),
+        func.count(r.csat_score).label("csat_n"),
+        func.sum(case((r.csat_score >= 4, 1), else_=0)).label("satisfied"),
+        func.count(r.satisfaction_index).label("index_n"),
+        func.sum(r.satisfaction_index).label("index_sum"),
+        func.sum(case((r.satisfaction_index < 1, 1), else_=0)).label("index_low"),
+        func.min(r.responded_at).label("first_at"),
+        func.max(r.responded_at).label("last_at"),
+    ]
+
+
+async def score_totals(
+    session: AsyncSession,
+    *,
+    bounds: Sequence[datetime] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    survey_id: uuid.UUID | None = None,
+    kind: str | None = None,
+) -> dict[int, Any]:
+    """Counts and sums behind NPS, CSAT and the satisfaction index, in one scan.
+
+    With `bounds` [b0, b1, ..., bn] the totals are grouped by bucket (index i for [b_i, b_i+1));
+    without, everything is bucket 0. The database adds up; no response row leaves it.
+    """
+    bucket: Any = literal(0)
+    if len(bounds) > 1:
+        whens = [(SurveyResponse.responded_at < upper, i) for i, upper in enumerate(bounds[1:])]
+        bucket = case(*whens, else_=len(bounds) - 1)
+    labelled = bucket.label("bucket")
+    stmt = select(labelled, *_score_columns()).group_by(labelled)
+    if start is not None:
+        stmt = stmt.where(SurveyResponse.responded_at >= start)
+    if end is not None:
+        stmt = stmt.where(SurveyResponse.responded_at < end)
+    if survey_id is not None:
+        stmt = stmt.where(SurveyResponse.survey_id == survey_id)
+    if kind is not None:
+        stmt = stmt.join(Survey, Survey.id == SurveyResponse.survey_id).where(Survey.kind == kind)
+    return {int(row.bucket): row for row in (await session.execute(stmt)).all()}
+
+
+async def invitation_counts(
+    session: AsyncSession,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    survey_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Per channel: (invitations, invitations answered), by when the invitation was made."""
+    answered = func.sum(case((SurveyInvitation.status == "responded", 1), else_=0))
+    stmt = select(SurveyInvitation.channel, func.count(), answered).group_by(SurveyInvitation.channel)
+    if start is not None:
+        stmt = stmt.where(SurveyInvitation.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(SurveyInvitation.created_at < end)
+    if survey_id is not None:
+        stmt = stmt.where(SurveyInvitation.survey_id == survey_id)
+    if customer_id is not None:
+        stmt = stmt.where(SurveyInvitation.customer_id == customer_id)
+    return {channel: (int(total), int(done or 0)) for channel, total, done in (await session.execute(stmt)).all()}
+
+
+async def complaint_categories_of_respondents(session: AsyncSession, survey_id: uuid.UUID) -> list[tuple[str, int]]:
+    respondents = (
+        select(SurveyResponse.customer_id)
+        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.customer_id.is_not(None))
+        .distinct()
+    )
+    stmt = (
+        select(Complaint.category, func.count())
+        .where(Complaint.customer_id.in_(respondents))
+        .group_by(Complaint.category)
+        .order_by(func.count().desc(), Complaint.category)
+    )
+    return [(category, int(n)) for category, n in (await session.execute(stmt)).all()]
+
+
+async def complaints(session: AsyncSession, *, start: datetime, end: datetime) -> Sequence[Any]:
+    stmt = select(
+        Complaint.category,
+        Complaint.channel,
+        Complaint.severity,
+        Complaint.status,
+        Complaint.opened_at,
+        Complaint.first_responded_at,
+        Complaint.resolved_at,
+        Complaint.first_response_due_at,
+        Complaint.resolution_due_at,
+        Complaint.first_response_breached_at,
+        Complaint.resolution_breached_at,
+        Complaint.paused_since,
+    ).where(Complaint.opened_at >= start, Complaint.opened_at < end)
+    return (await session.execute(stmt)).all()
+
+
+async def open_complaints(session: AsyncSession) -> Sequence[Any]:
+    stmt = select(Complaint.severity, Complaint.opened_at).where(Complaint.status.in_(OPEN))
+    return (await session.execute(stmt)).all()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+
+
+class ServiceType(StrEnum):
+    service_support = "service_support"
+    technical_support = "technical_support"
+    repair = "repair"
+    feedback_collection = "feedback_collection"
+
+
+def _not_future(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise ValueError("the service date is in the future")
+    return value
+
+
+ServiceDate = Annotated[date, AfterValidator(_not_future)]
+
+
+class ServiceRecordFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ServiceType | None = None
+    service_date: ServiceDate | None = None
+    handler: Name | None = None
+    handler_id: uuid.UUID | None = None
+    description: Text | None = None
+    outcome: Text | None = None
+    complaint_id: uuid.UUID | None = None
+
+
+class ServiceRecordCreate(ServiceRecordFields):
+    customer_id: uuid.UUID
+    type: ServiceType
+    service_date: ServiceDate
+    handler: Name
+
+
+class ServiceRecordUpdate(ServiceRecordFields):
+    """Only the fields sent change."""
+
+
+class ServiceRecordRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    type: ServiceType
+    service_date: date
+    handler: str
+    handler_id: uuid.UUID | None
+    description: str | None
+    outcome: str | None
+    complaint_id: uuid.UUID | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ServiceRecordFilters(BaseModel):
+    customer_id: uuid.UUID | None = None
+    type: ServiceType | None = None
+    handler_id: uuid.UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
