@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_feedback.common.paging import fetch_page
+from crm_chassis.pagination import paginate
 from crm_feedback.complaints.models import Complaint, ComplaintHistory
 from crm_feedback.complaints.schemas import ComplaintFilters, ComplaintSort
 from crm_feedback.complaints.workflow import OPEN_STATUSES
@@ -53,4 +53,4 @@ async def list_page(
         stmt = stmt.where(Complaint.opened_at >= filters.opened_after)
     if filters.opened_before:
         stmt = stmt.where(Complaint.opened_at < filters.opened_before)
-    return await fetch_page(session, stmt, _SORTS[sort], sort, limit, cursor)
+    return await paginate(session, stmt, _SORTS[sort], sort, limit, cursor)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_feedback.common.paging import fetch_page
+from crm_chassis.pagination import paginate
 from crm_feedback.service_records.models import ServiceRecord
 from crm_feedback.service_records.schemas import ServiceRecordFilters
 
@@ -29,4 +29,4 @@ async def list_page(
     if filters.date_to:
         stmt = stmt.where(ServiceRecord.service_date <= filters.date_to)
     order = [(ServiceRecord.created_at, False), (ServiceRecord.id, False)]
-    return await fetch_page(session, stmt, order, "created_at", limit, cursor)
+    return await paginate(session, stmt, order, "created_at", limit, cursor)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_feedback.common.paging import fetch_page
+from crm_chassis.pagination import paginate
 from crm_feedback.sla.models import SlaPolicy
 
 
@@ -51,4 +51,4 @@ async def list_page(
     if severity is not None:
         stmt = stmt.where(SlaPolicy.severity == severity)
     order = [(SlaPolicy.created_at, False), (SlaPolicy.id, False)]
-    return await fetch_page(session, stmt, order, "created_at", limit, cursor)
+    return await paginate(session, stmt, order, "created_at", limit, cursor)

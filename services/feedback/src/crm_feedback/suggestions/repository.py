@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_feedback.common.paging import fetch_page
+from crm_chassis.pagination import paginate
 from crm_feedback.suggestions.models import Suggestion
 from crm_feedback.suggestions.schemas import SuggestionFilters
 
@@ -29,4 +29,4 @@ async def list_page(
     if filters.created_before:
         stmt = stmt.where(Suggestion.created_at < filters.created_before)
     order = [(Suggestion.created_at, False), (Suggestion.id, False)]
-    return await fetch_page(session, stmt, order, "created_at", limit, cursor)
+    return await paginate(session, stmt, order, "created_at", limit, cursor)

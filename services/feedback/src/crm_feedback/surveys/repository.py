@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_feedback.common.paging import fetch_page
+from crm_chassis.pagination import paginate
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse, SurveyVersion
 
 
@@ -54,7 +54,7 @@ async def list_page(
     if active is not None:
         stmt = stmt.where(Survey.active.is_(active))
     order = [(Survey.created_at, False), (Survey.id, False)]
-    return await fetch_page(session, stmt, order, "created_at", limit, cursor)
+    return await paginate(session, stmt, order, "created_at", limit, cursor)
 
 
 async def invitation_by_hash(session: AsyncSession, digest: str) -> SurveyInvitation | None:
@@ -84,7 +84,7 @@ async def invitations_page(
 ) -> tuple[Sequence[SurveyInvitation], str | None]:
     stmt = select(SurveyInvitation).where(SurveyInvitation.survey_id == survey_id)
     order = [(SurveyInvitation.created_at, False), (SurveyInvitation.id, False)]
-    return await fetch_page(session, stmt, order, "created_at", limit, cursor)
+    return await paginate(session, stmt, order, "created_at", limit, cursor)
 
 
 async def responses_page(
@@ -92,7 +92,7 @@ async def responses_page(
 ) -> tuple[Sequence[SurveyResponse], str | None]:
     stmt = select(SurveyResponse).where(SurveyResponse.survey_id == survey_id)
     order = [(SurveyResponse.responded_at, False), (SurveyResponse.id, False)]
-    return await fetch_page(session, stmt, order, "responded_at", limit, cursor)
+    return await paginate(session, stmt, order, "responded_at", limit, cursor)
 
 
 async def get_response(session: AsyncSession, survey_id: uuid.UUID, response_id: uuid.UUID) -> SurveyResponse | None:
