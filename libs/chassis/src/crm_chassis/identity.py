@@ -97,3 +97,25 @@ def get_principal(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def visible_owners(principal: Principal) -> frozenset[uuid.UUID] | None:
+    """The account managers whose customers the caller may see; None means every customer.
+
+    An agent sees the customers they manage, a manager their own and their team's; everyone
+    else (admins, analysts for aggregates, partner keys within their scopes, services) all.
+    """
+    if principal.role == "agent":
+        ids = {_as_uuid(principal.subject)}
+    elif principal.role == "manager":
+        ids = {_as_uuid(principal.subject), *(_as_uuid(member) for member in principal.team)}
+    else:
+        return None
+    return frozenset(i for i in ids if i is not None)

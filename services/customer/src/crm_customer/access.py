@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, true
 
-from crm_chassis.identity import Principal
+from crm_chassis.identity import Principal, visible_owners
 
 PII_SCOPE = "customers:pii"
 PII_FIELDS: dict[str, Any] = {
@@ -25,24 +25,6 @@ PII_FIELDS: dict[str, Any] = {
     "notes": None,
     "personality_notes": None,
 }
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
-def visible_owners(principal: Principal) -> frozenset[uuid.UUID] | None:
-    """The owners whose customers the caller may see; None means every customer."""
-    if principal.role == "agent":
-        me = _uuid(principal.subject)
-        return frozenset({me} if me else ())
-    if principal.role == "manager":
-        ids = {_uuid(principal.subject), *(_uuid(t) for t in principal.team)}
-        return frozenset(i for i in ids if i is not None)
-    return None
 
 
 def owner_clause(principal: Principal, owner_column: Any) -> ColumnElement[bool]:
@@ -64,7 +46,8 @@ def default_owner(principal: Principal, requested: uuid.UUID | None) -> uuid.UUI
     """An agent's new customer is theirs; an agent cannot hand one to someone else."""
     if principal.role != "agent":
         return requested
-    me = _uuid(principal.subject)
+    owners = visible_owners(principal) or frozenset()
+    me = next(iter(owners), None)
     if requested not in (None, me):
         from crm_chassis.errors import Forbidden
 

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.identity import Principal
 from crm_chassis.pagination import paginate
+from crm_feedback import access
 from crm_feedback.complaints.models import Complaint, ComplaintHistory
 from crm_feedback.complaints.schemas import ComplaintFilters, ComplaintSort
 from crm_feedback.complaints.workflow import OPEN_STATUSES
@@ -39,9 +41,14 @@ async def history_for(
 
 
 async def list_page(
-    session: AsyncSession, filters: ComplaintFilters, sort: ComplaintSort, limit: int, cursor: str | None
+    session: AsyncSession,
+    filters: ComplaintFilters,
+    sort: ComplaintSort,
+    limit: int,
+    cursor: str | None,
+    principal: Principal,
 ) -> tuple[Sequence[Complaint], str | None]:
-    stmt = select(Complaint)
+    stmt = select(Complaint).where(access.customer_clause(principal, Complaint.customer_id))
     for name in ("customer_id", "status", "severity", "category", "channel", "assignee_id", "escalated"):
         value = getattr(filters, name)
         if value is not None:

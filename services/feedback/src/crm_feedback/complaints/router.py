@@ -6,9 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_chassis.db import SessionDep
+from crm_chassis.errors import Unprocessable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_feedback import access
 from crm_feedback.common.deps import SettingsDep, created
 from crm_feedback.complaints import service as complaint_service
 from crm_feedback.complaints import views
@@ -27,8 +29,10 @@ from crm_feedback.complaints.schemas import (
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
 
-async def valid_complaint(complaint_id: uuid.UUID, session: SessionDep) -> Complaint:
-    return await complaint_service.get(session, complaint_id=complaint_id)
+async def valid_complaint(complaint_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Complaint:
+    complaint = await complaint_service.get(session, complaint_id=complaint_id)
+    await access.require_visible(session, principal, complaint.customer_id, f"complaint {complaint_id}")
+    return complaint
 
 
 ComplaintDep = Annotated[Complaint, Depends(valid_complaint)]
@@ -43,6 +47,8 @@ async def _read(session: SessionDep, complaint: Complaint, response: Response) -
 async def create_complaint(
     body: ComplaintCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ComplaintRead:
+    if not await access.can_see_customer(session, principal, body.customer_id):
+        raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
     complaint = await complaint_service.create(session, data=body, actor=principal.subject)
     created(response, f"/complaints/{complaint.id}", complaint.version)
     return await _read(session, complaint, response)
@@ -57,7 +63,7 @@ async def list_complaints(
     sort: ComplaintSort = ComplaintSort.opened_at,
 ) -> Page[ComplaintRead]:
     rows, histories, next_cursor = await complaint_service.list_page(
-        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor
+        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor, principal=principal
     )
     return Page(items=[views.read_model(r, histories[r.id]) for r in rows], next_cursor=next_cursor)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from crm_chassis.identity import Principal
 from crm_feedback import events
 from crm_feedback.common.customers import ensure_customer
 from crm_feedback.complaints import escalation, views
@@ -232,7 +233,13 @@ async def follow_up(session: AsyncSession, *, complaint: Complaint, data: Follow
 
 
 async def list_page(
-    session: AsyncSession, *, filters: ComplaintFilters, sort: ComplaintSort, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    filters: ComplaintFilters,
+    sort: ComplaintSort,
+    limit: int,
+    cursor: str | None,
+    principal: Principal,
 ) -> tuple[Sequence[Complaint], dict[uuid.UUID, list[ComplaintHistory]], str | None]:
-    rows, next_cursor = await complaint_repo.list_page(session, filters, sort, limit, cursor)
+    rows, next_cursor = await complaint_repo.list_page(session, filters, sort, limit, cursor, principal)
     return rows, await complaint_repo.history_for(session, [r.id for r in rows]), next_cursor

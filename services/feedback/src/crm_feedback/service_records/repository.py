@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.identity import Principal
 from crm_chassis.pagination import paginate
+from crm_feedback import access
 from crm_feedback.service_records.models import ServiceRecord
 from crm_feedback.service_records.schemas import ServiceRecordFilters
 
@@ -17,9 +19,11 @@ async def get(session: AsyncSession, record_id: uuid.UUID) -> ServiceRecord | No
 
 
 async def list_page(
-    session: AsyncSession, filters: ServiceRecordFilters, limit: int, cursor: str | None
+    session: AsyncSession, filters: ServiceRecordFilters, limit: int, cursor: str | None, principal: Principal
 ) -> tuple[Sequence[ServiceRecord], str | None]:
-    stmt = select(ServiceRecord).where(ServiceRecord.deleted_at.is_(None))
+    stmt = select(ServiceRecord).where(
+        ServiceRecord.deleted_at.is_(None), access.customer_clause(principal, ServiceRecord.customer_id)
+    )
     for name in ("customer_id", "type", "handler_id"):
         value = getattr(filters, name)
         if value is not None:

@@ -6,9 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_chassis.db import SessionDep
+from crm_chassis.errors import Unprocessable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_feedback import access
 from crm_feedback.common.deps import created
 from crm_feedback.service_records import service as record_service
 from crm_feedback.service_records.models import ServiceRecord
@@ -22,8 +24,10 @@ from crm_feedback.service_records.schemas import (
 router = APIRouter(prefix="/service-records", tags=["service-records"])
 
 
-async def valid_record(record_id: uuid.UUID, session: SessionDep) -> ServiceRecord:
-    return await record_service.get(session, record_id=record_id)
+async def valid_record(record_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ServiceRecord:
+    record = await record_service.get(session, record_id=record_id)
+    await access.require_visible(session, principal, record.customer_id, f"service record {record_id}")
+    return record
 
 
 RecordDep = Annotated[ServiceRecord, Depends(valid_record)]
@@ -38,6 +42,8 @@ def _read(record: ServiceRecord, response: Response) -> ServiceRecordRead:
 async def create_record(
     body: ServiceRecordCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ServiceRecordRead:
+    if not await access.can_see_customer(session, principal, body.customer_id):
+        raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
     record = await record_service.create(session, data=body, actor=principal.subject)
     created(response, f"/service-records/{record.id}", record.version)
     return ServiceRecordRead.model_validate(record)
@@ -50,7 +56,9 @@ async def list_records(
     principal: PrincipalDep,
     filters: Annotated[ServiceRecordFilters, Query()],
 ) -> Page[ServiceRecordRead]:
-    rows, next_cursor = await record_service.list_page(session, filters=filters, limit=page.limit, cursor=page.cursor)
+    rows, next_cursor = await record_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
+    )
     return Page(items=[ServiceRecordRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import NotFound, Unprocessable
+from crm_chassis.identity import Principal
 from crm_feedback import events
 from crm_feedback.common.customers import ensure_customer
 from crm_feedback.service_records import repository as record_repo
@@ -63,6 +64,6 @@ async def delete(session: AsyncSession, *, record: ServiceRecord) -> None:
 
 
 async def list_page(
-    session: AsyncSession, *, filters: ServiceRecordFilters, limit: int, cursor: str | None
+    session: AsyncSession, *, filters: ServiceRecordFilters, limit: int, cursor: str | None, principal: Principal
 ) -> tuple[Sequence[ServiceRecord], str | None]:
-    return await record_repo.list_page(session, filters, limit, cursor)
+    return await record_repo.list_page(session, filters, limit, cursor, principal)
