@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from feedback_helpers import create_complaint, make_customer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.testing import internal_headers
-from feedback_helpers import create_complaint, make_customer
 
 AGENT_A, AGENT_B = str(uuid.uuid4()), str(uuid.uuid4())
 
