@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crm_chassis.errors import Forbidden
-from crm_chassis.identity import Principal, get_principal
+from crm_chassis.identity import Principal, get_principal, visible_owners
 from crm_scoring.config import Settings
 
 MANAGERS = frozenset({"admin", "manager", "service"})
@@ -50,14 +50,11 @@ def admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     return principal
 
 
-def own_customers_only(principal: Principal) -> uuid.UUID | None:
-    """The owner an agent is limited to (their own id), or None for everyone else."""
-    if principal.role != "agent" or principal.kind != "user":
+def own_customers_only(principal: Principal) -> frozenset[uuid.UUID] | None:
+    """The owners whose customers an agent (their own) or a manager (their team's) may see; None: all."""
+    if principal.kind != "user":
         return None
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        return uuid.UUID(int=0)  # an agent whose id is not a UUID owns no customer
+    return visible_owners(principal)
 
 
 def get_settings(request: Request) -> Settings:

@@ -35,6 +35,7 @@ async def list_page(
     churn_risk_gte: float | None,
     care_status: str | None,
     owner_id: uuid.UUID | None,
+    visible_owners: frozenset[uuid.UUID] | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Any], str | None]:
@@ -50,6 +51,8 @@ async def list_page(
         stmt = stmt.where(CustomerScore.churn_risk >= churn_risk_gte)
     if owner_id is not None:
         stmt = stmt.where(CustomerRef.owner_id == owner_id)
+    if visible_owners is not None:
+        stmt = stmt.where(CustomerRef.owner_id.in_(visible_owners))
     order: list[tuple[Any, bool]] = [(CustomerScore.customer_id, False)]
     if cursor:
         stmt = stmt.where(after_keyset(order, decode_cursor(cursor, "scores", 1)))

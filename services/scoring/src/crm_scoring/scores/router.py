@@ -54,7 +54,7 @@ async def read_score_card(
 ) -> ScoreCard | Response:
     row: Any = await score_repo.get(session, customer_id)
     only = own_customers_only(principal)
-    if row is None or (only is not None and row[1] != only):
+    if row is None or (only is not None and row[1] not in only):
         raise NotFound(f"no score card for customer {customer_id}", code="score_not_found")
     model = await score_service.latest_model(session)
     etag = etag_for(row[0].version)
@@ -77,15 +77,16 @@ async def list_scores(
     owner_id: uuid.UUID | None = None,
 ) -> Page[ScoreSummary]:
     only = own_customers_only(principal)
-    if only is not None and owner_id is not None and owner_id != only:
-        raise Forbidden("an account manager sees their own customers only")
+    if only is not None and owner_id is not None and owner_id not in only:
+        raise Forbidden("an account manager sees their own (or their team's) customers only")
     rows, next_cursor = await score_repo.list_page(
         session,
         segment=segment,
         abc_class=abc_class,
         churn_risk_gte=churn_risk_gte,
         care_status=care_status,
-        owner_id=only or owner_id,
+        owner_id=owner_id,
+        visible_owners=only,
         limit=page.limit,
         cursor=page.cursor,
     )
@@ -101,11 +102,11 @@ async def care_due(
     within_days: Annotated[int, Query(ge=0, le=365, description="also those due within this many days")] = 0,
 ) -> Page[ScoreSummary]:
     only = own_customers_only(principal)
-    if only is not None and owner_id is not None and owner_id != only:
-        raise Forbidden("an account manager sees their own list only")
+    if only is not None and owner_id is not None and owner_id not in only:
+        raise Forbidden("an account manager sees their own (or their team's) list only")
     if owner_id is None:
         try:
-            owner_id = only or uuid.UUID(principal.subject)
+            owner_id = uuid.UUID(principal.subject)
         except ValueError as exc:
             raise NotFound("the caller manages no customers; pass owner_id", code="no_owner") from exc
     until = (utcnow() + timedelta(days=within_days)).date()
