@@ -20,6 +20,7 @@ def inputs(**overrides: object) -> churn.ChurnInputs:
         "sla_breaches": np.array([0.0]),
         "satisfaction": np.array([NAN]),
         "nps": np.array([NAN]),
+        "csat": np.array([NAN]),
         "is_key": np.array([False]),
         "days_since_contact": np.array([NAN]),
     }
@@ -117,3 +118,10 @@ def test_value_segments_loyalty_and_kotler() -> None:
     assert rule.tolist()[3] == "clv_growth"
     level = segments.relationship_level(has, abc_class, np.array([0.4, 0.2, 0.1, 0.4, 0.1, 0.5]), 0.3, 0.15)
     assert level.tolist() == ["partnership", "proactive", "reactive", "accountable", "basic", None]
+
+
+def test_a_low_csat_rating_counts_as_dissatisfied() -> None:
+    _, low_mask, _ = churn.assess(inputs(csat=2.0), churn.ChurnRules())
+    _, neutral_mask, _ = churn.assess(inputs(csat=3.0), churn.ChurnRules())
+    assert churn.reason_names(int(low_mask[0])) == ["dissatisfied"]
+    assert churn.reason_names(int(neutral_mask[0])) == []

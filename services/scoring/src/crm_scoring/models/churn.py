@@ -22,7 +22,7 @@ class Reason(IntFlag):
     low_p_alive = 2
     open_complaint = 4
     sla_breached = 8
-    dissatisfied = 16  # satisfaction index below 1
+    dissatisfied = 16  # satisfaction index below 1, or a CSAT rating below the neutral 3
     detractor = 32  # NPS answer 0–6
     missed_care = 64  # key customer not contacted within the care reminder limit
     inactive = 128  # no purchase for longer than the "lost" limit
@@ -61,6 +61,7 @@ class ChurnInputs:
     sla_breaches: FloatArray
     satisfaction: FloatArray  # NaN when never measured
     nps: FloatArray
+    csat: FloatArray  # mean 1–5 rating of the latest CSAT answer; NaN when never measured
     is_key: NDArray[np.bool_]
     days_since_contact: FloatArray  # NaN when never contacted
 
@@ -74,7 +75,7 @@ def assess(i: ChurnInputs, rules: ChurnRules) -> tuple[FloatArray, NDArray[np.in
             Reason.low_p_alive: i.p_alive < rules.p_alive_threshold,
             Reason.open_complaint: i.open_complaints > 0,
             Reason.sla_breached: i.sla_breaches > 0,
-            Reason.dissatisfied: i.satisfaction < 1.0,
+            Reason.dissatisfied: (i.satisfaction < 1.0) | (i.csat < 3.0),
             Reason.detractor: i.nps <= 6,
             Reason.missed_care: i.is_key & ~(i.days_since_contact <= rules.care_limit_days),
             Reason.inactive: i.days_since_purchase > rules.lost_after_days,

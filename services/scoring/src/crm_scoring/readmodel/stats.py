@@ -64,7 +64,7 @@ async def load(
     names = ("days", "first_day", "last_day", "total", "first_amount", "profit", "window_orders", "window_spend")
     for name in (*names, "annual_profit", "referrals", "open_complaints", "sla_breaches"):
         cols[name] = np.zeros(n)
-    for name in ("first_day", "last_day", "satisfaction", "nps", "contact_day", "follow_up"):
+    for name in ("first_day", "last_day", "satisfaction", "nps", "csat", "contact_day", "follow_up"):
         cols[name] = np.full(n, np.nan)
     population.last_contact_at = [None] * n
     if n == 0:
@@ -156,17 +156,24 @@ async def _load_relations(
             cols["open_complaints"][index[cid]] = open_count or 0
             cols["sla_breaches"][index[cid]] = breaches or 0
     responses = (
-        select(SurveyResponseFact.customer_id, SurveyResponseFact.nps, SurveyResponseFact.satisfaction_index)
+        select(
+            SurveyResponseFact.customer_id,
+            SurveyResponseFact.nps,
+            SurveyResponseFact.satisfaction_index,
+            SurveyResponseFact.csat,
+        )
         .where(SurveyResponseFact.responded_at > lookback, SurveyResponseFact.responded_at <= as_of)
         .where(*_only(SurveyResponseFact.customer_id, ids))
         .order_by(SurveyResponseFact.responded_at)
     )
-    for cid, nps, satisfaction in await session.execute(responses):
+    for cid, nps, satisfaction, csat in await session.execute(responses):
         if cid in index:  # later answers overwrite earlier ones: the latest measure counts
             if nps is not None:
                 cols["nps"][index[cid]] = nps
             if satisfaction is not None:
                 cols["satisfaction"][index[cid]] = satisfaction
+            if csat is not None:
+                cols["csat"][index[cid]] = csat
     contacts = (
         select(
             InteractionFact.customer_id,

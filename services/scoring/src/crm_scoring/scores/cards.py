@@ -128,6 +128,16 @@ def card(s: CustomerScore, model: dict[str, Any] | None) -> dict[str, Any]:
                 else "care cadence applies to key customers only"
             ),
         },
+        "satisfaction": {
+            "nps": s.nps,
+            "csat": s.csat,
+            "satisfaction_index": s.satisfaction,
+            "open_complaints": s.open_complaints,
+            "sla_breaches": s.sla_breaches,
+            "as_of": as_of,
+            "explanation": f"latest survey answers within the look-back: NPS {s.nps}, CSAT {s.csat}, satisfaction "
+            f"index {s.satisfaction}; {s.open_complaints} unresolved complaints, {s.sla_breaches} SLA breaches",
+        },
         "loyalty_stage": {
             "value": s.loyalty_stage,
             "as_of": as_of,
@@ -169,7 +179,7 @@ def _reason(name: str, s: CustomerScore, cfg: dict[str, Any]) -> str:
         "low_p_alive": f"P(alive) {_f(s.p_alive, 3)} below {cfg.get('p_alive_threshold', 0.3)}",
         "open_complaint": f"{s.open_complaints} unresolved complaints",
         "sla_breached": f"{s.sla_breaches} complaints breached their deadline",
-        "dissatisfied": f"satisfaction index {s.satisfaction} below 1",
+        "dissatisfied": f"satisfaction index {s.satisfaction} (below 1 is dissatisfied), CSAT {s.csat} (below 3 is)",
         "detractor": f"NPS answer {s.nps} (detractor, 0–6)",
         "missed_care": f"key customer, last contact {s.last_contact_at or 'never'}, over "
         f"{cfg.get('care_remind_days', 60)} days ago",

@@ -154,6 +154,7 @@ def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> 
             sla_breaches=c["sla_breaches"],
             satisfaction=c["satisfaction"],
             nps=c["nps"],
+            csat=c["csat"],
             is_key=is_key,
             days_since_contact=d["days_since_contact"],
         ),

@@ -44,6 +44,7 @@ class CustomerScore(Base):
     sla_breaches: Mapped[int] = mapped_column(Integer)
     satisfaction: Mapped[float | None] = mapped_column(Float)
     nps: Mapped[float | None] = mapped_column(Float)
+    csat: Mapped[float | None] = mapped_column(Float)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # results
     rfm_r: Mapped[int | None] = mapped_column(Integer)

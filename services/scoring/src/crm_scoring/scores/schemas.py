@@ -28,6 +28,7 @@ class ScoreCard(BaseModel):
     churn_risk: dict[str, Any]
     lifecycle_suggestion: str | None
     care: dict[str, Any]
+    satisfaction: dict[str, Any] = Field(description="NPS, CSAT, satisfaction index and complaints, as scored")
     loyalty_stage: dict[str, Any]
     relationship_level: dict[str, Any]
 

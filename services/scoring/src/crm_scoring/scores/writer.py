@@ -73,6 +73,7 @@ def rows(pop: Population, s: dict[str, Any], *, run_id: uuid.UUID | None, now: d
                 "sla_breaches": int(c["sla_breaches"][i]),
                 "satisfaction": _num(c["satisfaction"][i]),
                 "nps": _num(c["nps"][i]),
+                "csat": _num(c["csat"][i]),
                 "last_contact_at": pop.last_contact_at[i],
                 "rfm_r": int(s["r"][i]) or None,
                 "rfm_f": int(s["f"][i]) or None,
