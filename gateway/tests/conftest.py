@@ -7,20 +7,24 @@ in a scratch database made for this run and dropped after it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from crm_chassis.identity import Principal, verify_internal_token
+from crm_gateway import api_keys, security
 from crm_gateway import service as user_service
 from crm_gateway.config import Settings
 from crm_gateway.main import create_app
 from crm_gateway.models import Role
+from crm_gateway.schemas import ApiKeyCreate
 
 from .fake_upstreams import fake_service
 from .support import migrate, postgres_server_url, scratch_postgres_database, serve
@@ -30,6 +34,17 @@ INTERNAL_SECRET = "test-internal-secret-0123456789abcdef01234"
 ADMIN_EMAIL = "root@crm.test"
 ADMIN_PASSWORD = "correct horse battery staple"
 UPSTREAM_NAMES = ("customer", "scoring", "feedback")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with minimal cost: production parameters take a quarter second per sign-in,
+    which most of these tests do; hashing itself is still argon2id, as in production."""
+    original = security._hasher, security._DUMMY_HASH
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    security._DUMMY_HASH = security._hasher.hash("dummy")
+    yield
+    security._hasher, security._DUMMY_HASH = original
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -57,6 +72,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "scoring_url": "http://scoring.test",
         "feedback_url": "http://feedback.test",
         "log_level": "WARNING",
+        # Every test signs in from the same address into one database per run: the address
+        # lockout is tested on its own, with its own addresses.
+        "login_max_failures_per_address": 10_000,
     }
     return Settings(**(values | overrides))
 
@@ -73,14 +91,43 @@ class Gateway:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     async def add_user(
-        self, *, role: Role = Role.agent, is_active: bool = True, password: str = "pass-word-123"
+        self,
+        *,
+        role: Role = Role.agent,
+        is_active: bool = True,
+        password: str = "pass-word-123",
+        manager_id: uuid.UUID | None = None,
     ) -> str:
         email = f"user-{uuid.uuid4().hex[:10]}@crm.test"
         async with self.app.state.sessionmaker.begin() as session:
             await user_service.create(
-                session, email=email, password=password, role=role, name="Test User", is_active=is_active
+                session,
+                email=email,
+                password=password,
+                role=role,
+                name="Test User",
+                is_active=is_active,
+                manager_id=manager_id,
             )
         return email
+
+    async def signed_in(self, role: Role, **kwargs: Any) -> tuple[str, dict[str, str]]:
+        """A new user of `role`: their id and bearer headers."""
+        headers = await self.login(await self.add_user(role=role, **kwargs), "pass-word-123")
+        me = await self.client.get("/api/v1/auth/me", headers=headers)
+        return str(me.json()["id"]), headers
+
+    async def add_key(self, scopes: set[str], **fields: Any) -> tuple[str, str]:
+        """A new partner key with `scopes`: its id and secret."""
+        async with self.app.state.sessionmaker.begin() as session:
+            key, secret = await api_keys.create(
+                session, ApiKeyCreate(name="partner", scopes=sorted(scopes), **fields), created_by=None
+            )
+        return str(key.id), secret
+
+    def principal_seen(self, upstream: str) -> Principal:
+        token = self.seen(upstream)[-1]["headers"]["x-internal-token"]
+        return verify_internal_token(token, self.app.state.settings.internal_secret.get_secret_value())
 
     def seen(self, upstream: str) -> list[dict[str, Any]]:
         requests: list[dict[str, Any]] = self.upstreams[upstream].state.seen

@@ -23,6 +23,10 @@ TABLES = {
     "dead_letter",
     "idempotency_key",
     "relay_cursor",
+    "refresh_token",
+    "login_failure",
+    "api_key",
+    "audit_event",
 }
 
 

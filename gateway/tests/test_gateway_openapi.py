@@ -37,6 +37,7 @@ async def test_merged_document_declares_how_to_authenticate(gateway):
     schemes = doc["components"]["securitySchemes"]
     assert schemes["OAuth2Password"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
     assert schemes["BearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["ApiKeyAuth"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     assert {"OAuth2Password": []} in doc["security"]
     assert doc["paths"]["/api/v1/auth/token"]["post"]["security"] == []
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from crm_chassis.settings import ServiceSettings
@@ -15,6 +16,12 @@ DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"  # refused outside 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ADMIN_PASSWORD = "demo-admin-password"
 MIB = 1024 * 1024
+DEFAULT_RATE_LIMITS = {
+    "auth.login": 30,  # per client address: password guessing is also stopped by the lockout
+    "bulk.data": 30,
+    "scoring.admin": 30,
+    "surveys.respond": 60,
+}
 
 
 class Settings(ServiceSettings):
@@ -28,6 +35,28 @@ class Settings(ServiceSettings):
 
     jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), min_length=32)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    password_min_length: int = Field(default=12, ge=8, le=128)
+
+    # Sign-in lockout, counted in the database so that every replica sees the same failures.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+
+    # Requests a principal may make per minute in each route class (see permissions.py);
+    # classes not named in `rate_limits` get `rate_limit_per_minute`.
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limits: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For is believed: the load balancers.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # last_used_at of an API key is written at most this often, not on every call.
+    api_key_touch_interval_seconds: int = Field(default=60, ge=0)
+
+    # The audit log is written in batches after the responses, by a background task.
+    audit_flush_interval_seconds: float = Field(default=1.0, gt=0)
+    audit_batch_size: int = Field(default=500, ge=1)
+    audit_queue_size: int = Field(default=20_000, ge=1)
 
     bootstrap_admin_email: str = Field(default=DEFAULT_ADMIN_EMAIL, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL")
     bootstrap_admin_password: SecretStr = Field(
@@ -50,6 +79,16 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=MIB, ge=1024)
     import_max_body_bytes: int = Field(default=50 * MIB, ge=1024)
     import_path_prefix: str = "/api/v1/imports"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
+
+    def rate_limit_for(self, route_class: str) -> int:
+        return self.rate_limits.get(route_class, self.rate_limit_per_minute)
 
     @model_validator(mode="after")
     def _refuse_dev_jwt_secret(self) -> Settings:

@@ -43,7 +43,9 @@ def _connection_tokens(value: str | None) -> set[str]:
     return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
 
 
-def request_headers(request: Request, *, internal_token: str, request_id: str | None) -> httpx.Headers:
+def request_headers(
+    request: Request, *, internal_token: str, request_id: str | None, client_address: str | None = None
+) -> httpx.Headers:
     """The client's headers as the upstream should see them; repeated headers stay repeated."""
     drop = _NOT_FORWARDED | _connection_tokens(request.headers.get("connection"))
     kept = [(key, value) for key, value in request.headers.raw if key.decode("latin-1").lower() not in drop]
@@ -54,8 +56,10 @@ def request_headers(request: Request, *, internal_token: str, request_id: str | 
     headers["x-internal-token"] = internal_token
     if request_id:
         headers["x-request-id"] = request_id
-    if request.client is not None:
-        headers["x-forwarded-for"] = request.client.host
+    # The address as the gateway judged it (trusted proxies considered), never the client's own claim.
+    address = client_address or (request.client.host if request.client is not None else None)
+    if address:
+        headers["x-forwarded-for"] = address
     headers["x-forwarded-proto"] = request.url.scheme
     return headers
 

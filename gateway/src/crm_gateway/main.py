@@ -5,6 +5,8 @@ Start it with `uvicorn --factory crm_gateway.main:create_app`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,10 +19,14 @@ from crm_chassis.db import create_engine, create_read_engine, create_sessionmake
 from crm_chassis.errors import install_error_handlers
 from crm_chassis.logging import configure_logging
 from crm_chassis.middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
-from crm_gateway import auth, docs, health, openapi, proxy
+from crm_gateway import api_keys_api, audit_api, auth, docs, health, openapi, proxy, users_api
 from crm_gateway import service as user_service
+from crm_gateway.access import AccessMiddleware
+from crm_gateway.addresses import parse_networks
+from crm_gateway.audit import AuditLog, dropped_counter
 from crm_gateway.config import Settings
 from crm_gateway.db import SCHEMA, ensure_sqlite_directory
+from crm_gateway.ratelimit import TokenBuckets
 from crm_gateway.upstream import UpstreamMetrics, build_clients, close_clients
 
 logger = logging.getLogger("crm.gateway")
@@ -42,11 +48,26 @@ def create_app(
         read_engine = create_read_engine(settings.database_url, SCHEMA, engine)
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
         app.state.upstreams = build_clients(settings, transports)
+        app.state.audit = audit = AuditLog(
+            app.state.sessionmaker,
+            audit_dropped,
+            batch_size=settings.audit_batch_size,
+            queue_size=settings.audit_queue_size,
+            interval=settings.audit_flush_interval_seconds,
+        )
+        audit_writer = asyncio.create_task(audit.run(), name="audit-writer")
         try:
             await user_service.ensure_bootstrap_admin(app.state.sessionmaker, settings)
             logger.info("started", extra={"upstreams": settings.upstream_urls()})
             yield
         finally:
+            audit_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await audit_writer
+            try:
+                await audit.flush()
+            except Exception:
+                logger.exception("audit entries lost at shutdown")
             await close_clients(app.state.upstreams)
             await engine.dispose()
             await read_engine.dispose()
@@ -64,23 +85,30 @@ def create_app(
     )
     app.state.settings = settings
     app.state.openapi_cache = None
+    app.state.rate_limits = TokenBuckets()
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     app.state.upstream_metrics = UpstreamMetrics(registry)
+    audit_dropped = dropped_counter(registry)
     install_error_handlers(app)
 
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(users_api.router)
+    app.include_router(api_keys_api.router)
+    app.include_router(audit_api.router)
     app.include_router(openapi.router)
     app.include_router(docs.router)
     docs.mount_assets(app)
     app.include_router(proxy.router)  # last: it catches every other /api/v1 path
 
-    # Outermost first in a request's path: request id and metrics → body limit → routes.
+    # Outermost first in a request's path: request id and metrics → address, rate-limit headers
+    # and audit → body limit → routes.
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         overrides={settings.import_path_prefix: settings.import_max_body_bytes},
     )
+    app.add_middleware(AccessMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
     return app

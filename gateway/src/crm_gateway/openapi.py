@@ -22,6 +22,8 @@ TOKEN_URL = PUBLIC_PREFIX + "/auth/token"
 SECURITY_SCHEMES = {
     "OAuth2Password": {"type": "oauth2", "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}}},
     "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    # Partner systems: a key issued at /api/v1/api-keys, with scopes (docs/security.md).
+    "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
 
 router = APIRouter()

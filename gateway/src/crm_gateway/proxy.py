@@ -14,11 +14,11 @@ from starlette.responses import StreamingResponse
 
 from crm_chassis.context import current_request_id
 from crm_chassis.errors import NotFound
-from crm_chassis.identity import Principal, sign_internal_token
+from crm_chassis.identity import sign_internal_token
 from crm_gateway import headers as proxy_headers
-from crm_gateway.auth import UserDep
 from crm_gateway.config import SettingsDep
 from crm_gateway.errors import upstream_failure
+from crm_gateway.principals import AuthorisedDep
 from crm_gateway.routing import PUBLIC_PREFIX, resolve
 from crm_gateway.upstream import UpstreamMetrics
 
@@ -35,16 +35,17 @@ router = APIRouter()
     methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
     include_in_schema=False,
 )
-async def forward(path: str, request: Request, user: UserDep, settings: SettingsDep) -> Response:
+async def forward(path: str, request: Request, principal: AuthorisedDep, settings: SettingsDep) -> Response:
     upstream = resolve(path)
     if upstream is None:
         raise NotFound(f"no resource at {request.url.path}", code="route_not_found")
     client: httpx.AsyncClient = request.app.state.upstreams[upstream]
-    principal = Principal(subject=str(user.id), kind="user", role=user.role.value, name=user.email)
     token = sign_internal_token(
         principal, settings.internal_secret.get_secret_value(), settings.internal_token_ttl_seconds
     )
-    headers = proxy_headers.request_headers(request, internal_token=token, request_id=current_request_id())
+    headers = proxy_headers.request_headers(
+        request, internal_token=token, request_id=current_request_id(), client_address=request.state.client_address
+    )
     query = request.url.query.encode("latin-1")
     url = httpx.URL(path=proxy_headers.service_path(request, path), query=query or None)
     metrics: UpstreamMetrics = request.app.state.upstream_metrics

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_chassis.pagination import paginate
 from crm_gateway.models import Role, UserAccount
 
 
@@ -28,3 +29,40 @@ async def add(
     session.add(user)
     await session.flush()
     return user
+
+
+async def team_of(session: AsyncSession, manager_id: uuid.UUID) -> list[uuid.UUID]:
+    """The active agents who report to a manager."""
+    result = await session.scalars(
+        select(UserAccount.id).where(
+            UserAccount.manager_id == manager_id, UserAccount.role == Role.agent, UserAccount.is_active.is_(True)
+        )
+    )
+    return list(result.all())
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    result = await session.scalar(
+        select(func.count()).where(UserAccount.role == Role.admin, UserAccount.is_active.is_(True))
+    )
+    return int(result or 0)
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    role: Role | None = None,
+    manager_id: uuid.UUID | None = None,
+    is_active: bool | None = None,
+) -> tuple[list[UserAccount], str | None]:
+    stmt = select(UserAccount)
+    if role is not None:
+        stmt = stmt.where(UserAccount.role == role)
+    if manager_id is not None:
+        stmt = stmt.where(UserAccount.manager_id == manager_id)
+    if is_active is not None:
+        stmt = stmt.where(UserAccount.is_active.is_(is_active))
+    order = [(UserAccount.created_at, False), (UserAccount.id, False)]
+    return await paginate(session, stmt, order, "created", limit, cursor)

@@ -48,7 +48,7 @@ ROUTES: tuple[Route, ...] = (
         "surveys",
         "analytics/satisfaction",
     ),
-    *_routes("customer", "customers", "orders", "interactions", "imports", "exports"),
+    *_routes("customer", "customers", "orders", "interactions", "merges", "imports", "exports"),
 )
 
 

@@ -1,7 +1,10 @@
-"""Password hashes (argon2id) and the access tokens handed to people (HS256 JWT)."""
+"""Secrets: password hashes (argon2id), access tokens (HS256 JWT), refresh tokens and API keys."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -72,3 +75,73 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any]:
         leeway=5,
     )
     return claims
+
+
+# Refused whatever their length: the first guesses of every password-spraying list.
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password123",
+        "password1234",
+        "passw0rd",
+        "qwerty",
+        "qwertyuiop",
+        "letmein",
+        "welcome",
+        "iloveyou",
+        "administrator",
+        "changeme",
+        "abc123",
+        "123456789012",
+        "111111111111",
+        "1q2w3e4r5t6y",
+    }
+)
+MAX_PASSWORD_LENGTH = 256  # argon2 would hash longer ones, but a megabyte of password is an attack
+
+
+def password_weakness(password: str, *, email: str, min_length: int) -> str | None:
+    """Why `password` is too weak for an account with `email`, or None when it is acceptable."""
+    if len(password) < min_length:
+        return f"must be at least {min_length} characters long"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"must be at most {MAX_PASSWORD_LENGTH} characters long"
+    lowered = password.lower()
+    if lowered in _COMMON_PASSWORDS or lowered.rstrip("0123456789!") in _COMMON_PASSWORDS:
+        return "is one of the most common passwords"
+    if len(set(password)) < 5:
+        return "must use at least 5 different characters"
+    local_part = email.partition("@")[0].lower()
+    if len(local_part) >= 4 and local_part in lowered:
+        return "must not contain the email address"
+    return None
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (refresh token, API key): enough, since it cannot be guessed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+API_KEY_PREFIX = "crm"
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh API key and its visible prefix: `crm_<prefix>_<secret>`."""
+    prefix = secrets.token_hex(4)
+    return f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def api_key_prefix(key: str) -> str | None:
+    """The prefix of something shaped like one of our keys, or None."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 8 or not parts[2]:
+        return None
+    return parts[1]
+
+
+def same_digest(secret: str, expected: str) -> bool:
+    return hmac.compare_digest(digest(secret), expected)

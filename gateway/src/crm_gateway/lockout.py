@@ -1,0 +1,72 @@
+"""Sign-in lockout: too many failures for one account or from one address lock it for a while.
+
+Counted per key whether or not the account exists, so that a locked answer says nothing about
+which emails have accounts. Kept in the database, so that every replica applies the same lock.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_chassis.db import utcnow
+from crm_gateway.config import Settings
+from crm_gateway.models import LoginFailure
+
+
+def keys(email: str, address: str | None) -> dict[str, int]:
+    """Each counter a sign-in attempt counts against, with the setting that caps it."""
+    return {f"account:{email.strip().lower()}": 0, f"address:{address or 'unknown'}": 1}
+
+
+def _limits(settings: Settings) -> tuple[int, int]:
+    return settings.login_max_failures_per_account, settings.login_max_failures_per_address
+
+
+async def locked_for(sessionmaker: async_sessionmaker[AsyncSession], email: str, address: str | None) -> int:
+    """Seconds until these credentials may be tried again; 0 when they may be tried now."""
+    now = utcnow()
+    async with sessionmaker() as session:
+        rows = (
+            await session.scalars(select(LoginFailure.locked_until).where(LoginFailure.key.in_(keys(email, address))))
+        ).all()
+    until = max((row for row in rows if row is not None and row > now), default=None)
+    return 0 if until is None else max(1, math.ceil((until - now).total_seconds()))
+
+
+async def record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, email: str, address: str | None
+) -> None:
+    now = utcnow()
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    for key, which in keys(email, address).items():
+        try:
+            async with sessionmaker.begin() as session:
+                row = await session.get(LoginFailure, key, with_for_update=True)
+                if row is None:
+                    row = LoginFailure(key=key, failures=0, window_started_at=now)
+                    session.add(row)
+                _count(row, now, window, _limits(settings)[which], settings.login_lockout_seconds)
+        except IntegrityError:
+            # Another attempt created the row at the same moment; counting one failure less is harmless.
+            continue
+
+
+def _count(row: LoginFailure, now: datetime, window: timedelta, limit: int, lockout_seconds: int) -> None:
+    if now - row.window_started_at > window:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    if row.failures >= limit:
+        row.locked_until = now + timedelta(seconds=lockout_seconds)
+        row.failures, row.window_started_at = 0, now
+
+
+async def record_success(sessionmaker: async_sessionmaker[AsyncSession], email: str) -> None:
+    """The account's own counter starts again; the address's does not, so that one known password
+    cannot be used to keep guessing others from the same place."""
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(LoginFailure).where(LoginFailure.key == f"account:{email.strip().lower()}"))

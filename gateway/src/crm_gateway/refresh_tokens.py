@@ -1,0 +1,95 @@
+"""Refresh tokens: opaque, stored as SHA-256, rotated on every use, revoked by family.
+
+A sign-in starts a family; each refresh replaces the presented token with a new one of the same
+family. A token presented after it was replaced can only come from a copy, so the whole family is
+revoked: the thief and the victim both have to sign in again, and the thief cannot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_chassis.db import utcnow
+from crm_gateway import security
+from crm_gateway.models import RefreshToken
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of presenting a refresh token: a successor, or why there is none."""
+
+    user_id: uuid.UUID | None
+    token: str | None
+    problem: str | None  # unknown | expired | revoked | reused
+
+
+async def issue(
+    session: AsyncSession, *, user_id: uuid.UUID, ttl_seconds: int, family_id: uuid.UUID | None = None
+) -> str:
+    token = security.new_refresh_token()
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id or uuid.uuid4(),
+            token_hash=security.digest(token),
+            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def _find(session: AsyncSession, token: str) -> RefreshToken | None:
+    return (
+        await session.execute(select(RefreshToken).where(RefreshToken.token_hash == security.digest(token)))
+    ).scalar_one_or_none()
+
+
+async def rotate(session: AsyncSession, token: str, *, ttl_seconds: int) -> Rotation:
+    """Exchange `token` for its successor; a reused token revokes its family (commit either way)."""
+    found = await _find(session, token)
+    if found is None:
+        return Rotation(None, None, "unknown")
+    if found.revoked_at is not None:
+        return Rotation(found.user_id, None, "revoked")
+    # Claimed with a conditional update so that two concurrent uses cannot both succeed.
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == found.id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(rotated_at=utcnow())
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await revoke_family(session, found.family_id)
+        return Rotation(found.user_id, None, "reused")
+    if found.expires_at <= utcnow():
+        return Rotation(found.user_id, None, "expired")
+    successor = await issue(session, user_id=found.user_id, ttl_seconds=ttl_seconds, family_id=found.family_id)
+    return Rotation(found.user_id, successor, None)
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_token_family(session: AsyncSession, token: str) -> None:
+    """Sign out: the session the token belongs to ends, whatever state the token is in."""
+    found = await _find(session, token)
+    if found is not None:
+        await revoke_family(session, found.family_id)
+
+
+async def revoke_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
