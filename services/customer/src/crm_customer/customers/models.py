@@ -71,6 +71,8 @@ class Customer(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when this record was merged into another: reads of it are redirected there.
     merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Set when personal data was erased: the row stays, anonymised, for the aggregates.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (

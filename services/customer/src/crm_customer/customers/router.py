@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from crm_chassis.db import SessionDep
-from crm_chassis.errors import NotAvailable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import Principal, PrincipalDep
 from crm_chassis.pagination import Page, PageDep
@@ -28,6 +27,7 @@ from crm_customer.customers.schemas import (
     ReferralRead,
 )
 from crm_customer.deps import CustomerDep, SettingsDep
+from crm_customer.erasure import service as erasure_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 ReadT = TypeVar("ReadT", bound=BaseModel)
@@ -109,11 +109,12 @@ async def delete_customer(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    erase: Annotated[bool, Query(description="erase personal data everywhere (not yet available)")] = False,
+    erase: Annotated[bool, Query(description="erase personal data in every service (admin only)")] = False,
 ) -> Response:
-    if erase:
-        raise NotAvailable("erasure of personal data (erase=true) is not available yet; nothing was changed")
     require_if_match(request, etag_for(customer.version))
+    if erase:
+        await erasure_service.erase(session, customer=customer, principal=principal)
+        return Response(status_code=204)
     await customer_service.delete(session, customer=customer, principal=principal)
     return Response(status_code=204)
 
