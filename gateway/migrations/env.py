@@ -10,6 +10,7 @@ from crm_chassis.migrations import run_migrations
 from crm_gateway import models  # noqa: F401  (registers the tables on the metadata)
 from crm_gateway.config import Settings
 from crm_gateway.db import SCHEMA, Base, ensure_sqlite_directory
+from crm_gateway.webhooks import models as webhook_models  # noqa: F401
 
 if context.config.config_file_name is not None:
     # Keep the loggers of a process that runs migrations in-process (tests, start-up) working.

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from crm_chassis.identity import Principal, verify_internal_token
 from crm_gateway import api_keys, security
@@ -25,9 +27,12 @@ from crm_gateway.config import Settings
 from crm_gateway.main import create_app
 from crm_gateway.models import Role
 from crm_gateway.schemas import ApiKeyCreate
+from crm_gateway.webhooks.models import WebhookSubscription
+from crm_gateway.webhooks.runtime import WebhookRuntime
 
 from .fake_upstreams import fake_service
 from .support import migrate, postgres_server_url, scratch_postgres_database, serve
+from .webhook_support import FakeClock, Receiver, fake_resolver
 
 JWT_SECRET = "test-jwt-secret-" + "0123456789abcdef" * 3  # long enough for the HS512 test token
 INTERNAL_SECRET = "test-internal-secret-0123456789abcdef01234"
@@ -75,6 +80,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Every test signs in from the same address into one database per run: the address
         # lockout is tested on its own, with its own addresses.
         "login_max_failures_per_address": 10_000,
+        # The webhook feed followers and dispatcher are driven step by step by their own tests.
+        "webhook_workers": False,
     }
     return Settings(**(values | overrides))
 
@@ -146,7 +153,9 @@ def open_gateway(database_url: str) -> GatewayFactory:
 
     @asynccontextmanager
     async def opener(
-        transports: Mapping[str, httpx.AsyncBaseTransport | None] | None = None, **overrides: Any
+        transports: Mapping[str, httpx.AsyncBaseTransport | None] | None = None,
+        webhook_runtime: WebhookRuntime | None = None,
+        **overrides: Any,
     ) -> AsyncIterator[Gateway]:
         upstreams = {name: fake_service(name) for name in UPSTREAM_NAMES}
         chosen: dict[str, httpx.AsyncBaseTransport | None] = {
@@ -154,7 +163,7 @@ def open_gateway(database_url: str) -> GatewayFactory:
         }
         chosen.update(transports or {})
         real = {name: transport for name, transport in chosen.items() if transport is not None}
-        app = create_app(make_settings(database_url, **overrides), transports=real)
+        app = create_app(make_settings(database_url, **overrides), transports=real, webhook_runtime=webhook_runtime)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app, client=("203.0.113.7", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
@@ -183,4 +192,68 @@ async def networked_gateway(open_gateway: GatewayFactory) -> AsyncIterator[Gatew
         open_gateway(transports={"customer": None}, customer_url=url) as running,
     ):
         running.upstreams["customer"] = customer
+        yield running
+
+
+@dataclass
+class Hooks:
+    """A gateway whose webhooks run on a fake clock, a fake DNS and a recording receiver."""
+
+    gateway: Gateway
+    clock: FakeClock
+    receiver: Receiver
+    admin: dict[str, str]
+
+    async def subscribe(
+        self, url: str = "https://partner.example/hook", event_types: tuple[str, ...] = ("order.recorded",)
+    ) -> dict[str, Any]:
+        response = await self.gateway.client.post(
+            "/api/v1/webhooks", headers=self.admin, json={"url": url, "event_types": list(event_types)}
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def deliveries(self, webhook_id: str, **params: Any) -> list[dict[str, Any]]:
+        response = await self.gateway.client.get(
+            f"/api/v1/webhooks/{webhook_id}/deliveries", headers=self.admin, params=params
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    async def dispatch(self) -> int:
+        sent: int = await self.gateway.app.state.webhook_dispatcher.run_once()
+        return sent
+
+
+HooksFactory = Callable[..., AbstractAsyncContextManager[Hooks]]
+
+
+@pytest.fixture
+def open_hooks(open_gateway: GatewayFactory) -> HooksFactory:
+    @asynccontextmanager
+    async def opener(receiver: Receiver | None = None, network: bool = False, **overrides: Any) -> AsyncIterator[Hooks]:
+        """`network=True` sends deliveries over real sockets instead of to `receiver`."""
+        receiver = receiver or Receiver()
+        clock = FakeClock()
+        transport = None if network else receiver.transport()
+        runtime = WebhookRuntime(clock=clock, resolver=fake_resolver, transport=transport)
+        async with open_gateway(webhook_runtime=runtime, **overrides) as gateway:
+            try:
+                yield Hooks(gateway, clock, receiver, await gateway.login())
+            finally:
+                # The database is shared by the session's tests: retire this test's subscriptions
+                # so that their deliveries are not sent by the next test's dispatcher.
+                async with gateway.app.state.sessionmaker.begin() as session:
+                    await session.execute(
+                        update(WebhookSubscription).values(active=False, deleted_at=datetime.now(UTC))
+                    )
+
+    return opener
+
+
+@pytest.fixture
+async def hooks(open_hooks: HooksFactory) -> AsyncIterator[Hooks]:
+    async with open_hooks() as running:
         yield running

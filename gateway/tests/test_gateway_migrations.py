@@ -27,6 +27,10 @@ TABLES = {
     "login_failure",
     "api_key",
     "audit_event",
+    "webhook_subscription",
+    "webhook_event",
+    "webhook_delivery",
+    "webhook_attempt",
 }
 
 

@@ -58,6 +58,23 @@ class Settings(ServiceSettings):
     audit_batch_size: int = Field(default=500, ge=1)
     audit_queue_size: int = Field(default=20_000, ge=1)
 
+    # Partner webhooks (docs/security.md, "Webhooks").
+    # Lets webhooks reach loopback, private and link-local addresses: for development and for
+    # receivers inside the company network, never on a gateway that holds cloud credentials.
+    webhook_allow_private: bool = False
+    # Follow the services' feeds and send deliveries in this process; off in tests that drive them.
+    webhook_workers: bool = True
+    webhook_feed_wait_seconds: float = Field(default=20.0, ge=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_initial_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Deliveries given up on in a row before the subscription is switched off.
+    webhook_disable_after_failures: int = Field(default=5, ge=1)
+    webhook_dispatch_interval_seconds: float = Field(default=1.0, gt=0)
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)
+    webhook_max_concurrency: int = Field(default=10, ge=1, le=500)
+
     bootstrap_admin_email: str = Field(default=DEFAULT_ADMIN_EMAIL, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL")
     bootstrap_admin_password: SecretStr = Field(
         default=SecretStr(DEFAULT_ADMIN_PASSWORD),

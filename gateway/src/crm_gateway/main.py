@@ -28,14 +28,21 @@ from crm_gateway.config import Settings
 from crm_gateway.db import SCHEMA, ensure_sqlite_directory
 from crm_gateway.ratelimit import TokenBuckets
 from crm_gateway.upstream import UpstreamMetrics, build_clients, close_clients
+from crm_gateway.webhooks import feeds as webhook_feeds
+from crm_gateway.webhooks import router as webhooks_api
+from crm_gateway.webhooks.dispatcher import Dispatcher
+from crm_gateway.webhooks.runtime import WebhookRuntime
 
 logger = logging.getLogger("crm.gateway")
 
 
 def create_app(
-    settings: Settings | None = None, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: Settings | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    webhook_runtime: WebhookRuntime | None = None,
 ) -> FastAPI:
-    """Build the gateway. `transports` stands in for the network to named upstreams (tests)."""
+    """Build the gateway. `transports` stands in for the network to named upstreams, and
+    `webhook_runtime` for the clock, DNS and network of webhook deliveries (tests)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -56,14 +63,19 @@ def create_app(
             interval=settings.audit_flush_interval_seconds,
         )
         audit_writer = asyncio.create_task(audit.run(), name="audit-writer")
+        app.state.webhook_dispatcher = dispatcher = Dispatcher(app.state.sessionmaker, settings, runtime)
+        workers = _webhook_workers(app, dispatcher) if settings.webhook_workers else []
         try:
             await user_service.ensure_bootstrap_admin(app.state.sessionmaker, settings)
             logger.info("started", extra={"upstreams": settings.upstream_urls()})
             yield
         finally:
-            audit_writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await audit_writer
+            for task in [audit_writer, *workers]:
+                task.cancel()
+            for task in [audit_writer, *workers]:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await dispatcher.aclose()
             try:
                 await audit.flush()
             except Exception:
@@ -84,6 +96,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
+    app.state.webhook_runtime = runtime = webhook_runtime or WebhookRuntime()
     app.state.openapi_cache = None
     app.state.rate_limits = TokenBuckets()
     registry = CollectorRegistry()
@@ -97,6 +110,7 @@ def create_app(
     app.include_router(users_api.router)
     app.include_router(api_keys_api.router)
     app.include_router(audit_api.router)
+    app.include_router(webhooks_api.router)
     app.include_router(openapi.router)
     app.include_router(docs.router)
     docs.mount_assets(app)
@@ -112,3 +126,13 @@ def create_app(
     app.add_middleware(AccessMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
     return app
+
+
+def _webhook_workers(app: FastAPI, dispatcher: Dispatcher) -> list[asyncio.Task[None]]:
+    """The feed followers that queue webhook deliveries, and the dispatcher that sends them."""
+    consumers = webhook_feeds.consumers(
+        app.state.sessionmaker, app.state.settings, app.state.upstreams, app.state.webhook_runtime
+    )
+    tasks = [asyncio.create_task(consumer.run(), name=consumer.name) for consumer in consumers]
+    tasks.append(asyncio.create_task(dispatcher.run(), name="webhook-dispatcher"))
+    return tasks

@@ -65,7 +65,8 @@ CLASSES: dict[str, RouteClass] = {
     "surveys.manage": RouteClass(_LEADS, None, "define, change, delete surveys"),
     "surveys.invite": RouteClass(_STAFF, None, "invite customers to a survey"),
     "surveys.respond": RouteClass(_STAFF, "surveys:respond", "submit a survey response"),
-    "identity.admin": RouteClass(_ADMIN, None, "users, API keys, audit log, webhooks"),
+    "identity.admin": RouteClass(_ADMIN, None, "users, API keys, audit log"),
+    "webhooks.admin": RouteClass(_ADMIN, None, "partner webhook subscriptions, their deliveries and replays"),
 }
 
 
@@ -97,7 +98,8 @@ def _rules(methods: frozenset[str], route_class: str, *paths: str, exact: bool =
 _CUSTOMER_AREAS = ("customers", "interactions", "merges")
 _FEEDBACK_AREAS = ("complaints", "suggestions", "service-records")
 RULES: tuple[Rule, ...] = (
-    *_rules(READ | WRITE, "identity.admin", "users", "api-keys", "audit", "webhooks"),
+    *_rules(READ | WRITE, "identity.admin", "users", "api-keys", "audit"),
+    *_rules(READ | WRITE, "webhooks.admin", "webhooks"),
     *_rules(READ, "scores.read", "customers/*/scores", "scores"),
     *_rules(READ, "scoring.read", "scoring"),
     *_rules(WRITE, "scoring.admin", "scoring"),

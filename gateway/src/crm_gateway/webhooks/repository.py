@@ -1,0 +1,138 @@
+"""Every query on webhook subscriptions and deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_chassis.pagination import paginate
+from crm_gateway.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+
+_LIVE = WebhookSubscription.deleted_at.is_(None)
+
+
+async def get_subscription(session: AsyncSession, subscription_id: uuid.UUID) -> WebhookSubscription | None:
+    found = await session.get(WebhookSubscription, subscription_id)
+    return found if found is not None and found.deleted_at is None else None
+
+
+async def list_subscriptions(
+    session: AsyncSession, *, limit: int, cursor: str | None, active: bool | None
+) -> tuple[list[WebhookSubscription], str | None]:
+    stmt = select(WebhookSubscription).where(_LIVE)
+    if active is not None:
+        stmt = stmt.where(WebhookSubscription.active.is_(active))
+    order = [(WebhookSubscription.created_at, False), (WebhookSubscription.id, False)]
+    return await paginate(session, stmt, order, "created", limit, cursor)
+
+
+async def active_subscriptions(session: AsyncSession) -> list[tuple[uuid.UUID, list[str], datetime]]:
+    """Id, event types and creation time of every subscription that receives events now."""
+    rows = await session.execute(
+        select(WebhookSubscription.id, WebhookSubscription.event_types, WebhookSubscription.created_at).where(
+            _LIVE, WebhookSubscription.active.is_(True)
+        )
+    )
+    return [(row.id, row.event_types, row.created_at) for row in rows]
+
+
+async def get_delivery(
+    session: AsyncSession, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery | None:
+    found = await session.get(WebhookDelivery, delivery_id)
+    return found if found is not None and found.subscription_id == subscription_id else None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: DeliveryStatus | None,
+) -> tuple[list[WebhookDelivery], str | None]:
+    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    if status is not None:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    order = [(WebhookDelivery.created_at, True), (WebhookDelivery.id, True)]
+    return await paginate(session, stmt, order, "newest", limit, cursor)
+
+
+async def attempts_of(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAttempt]]:
+    """The attempts of several deliveries in one query, oldest first."""
+    found: dict[uuid.UUID, list[WebhookAttempt]] = defaultdict(list)
+    if not delivery_ids:
+        return found
+    rows = await session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids))
+        .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+    )
+    for attempt in rows:
+        found[attempt.delivery_id].append(attempt)
+    return found
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a dispatcher needs to send one delivery, read in one query."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    url: str
+    secret: str
+    event_id: uuid.UUID
+    event_type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+    """Take up to `limit` due deliveries of active subscriptions, hiding them until `lease_until`.
+
+    SKIP LOCKED lets several gateway replicas dispatch side by side on PostgreSQL (SQLite has one
+    writer at a time anyway); the lease makes a delivery due again if its sender dies mid-send.
+    """
+    stmt = (
+        select(
+            WebhookDelivery.id.label("delivery_id"),
+            WebhookDelivery.subscription_id,
+            WebhookSubscription.url,
+            WebhookSubscription.secret,
+            WebhookEvent.id.label("event_id"),
+            WebhookEvent.type.label("event_type"),
+            WebhookEvent.occurred_at,
+            WebhookEvent.data,
+        )
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.pending,
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookSubscription.active.is_(True),
+            _LIVE,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+    jobs = [Job(**row._asdict()) for row in await session.execute(stmt)]
+    if jobs:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_([job.delivery_id for job in jobs]))
+            .values(next_attempt_at=lease_until)
+        )
+    return jobs
