@@ -165,7 +165,10 @@ class EventConsumer:
         delay = 0.5
         while True:
             try:
-                await self.poll_once()
+                started = asyncio.get_running_loop().time()
+                if not await self.poll_once() and asyncio.get_running_loop().time() - started < 0.05:
+                    # The feed answered at once with nothing (it does not long-poll): do not spin.
+                    await asyncio.sleep(0.2)
                 delay = 0.5
             except asyncio.CancelledError:
                 raise
