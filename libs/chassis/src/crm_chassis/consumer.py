@@ -73,6 +73,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.wait = wait
         self._failures: dict[Any, int] = {}
+        self.last_fetched = 0
 
     async def cursor(self) -> int:
         async with self.sessionmaker() as session:
@@ -86,6 +87,7 @@ class EventConsumer:
     async def poll_once(self, wait: float | None = None) -> int:
         """Fetch one batch after our cursor and apply it; the number of events applied."""
         events = await self.source.fetch(await self.cursor(), self.batch_size, self.wait if wait is None else wait)
+        self.last_fetched = len(events)
         if not events:
             return 0
         try:
@@ -166,7 +168,8 @@ class EventConsumer:
         while True:
             try:
                 started = asyncio.get_running_loop().time()
-                if not await self.poll_once() and asyncio.get_running_loop().time() - started < 0.05:
+                await self.poll_once()
+                if not self.last_fetched and asyncio.get_running_loop().time() - started < 0.05:
                     # The feed answered at once with nothing (it does not long-poll): do not spin.
                     await asyncio.sleep(0.2)
                 delay = 0.5
