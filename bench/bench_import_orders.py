@@ -1,0 +1,138 @@
+"""POST /imports: 100,000 orders for 20,000 customers, on SQLite and on PostgreSQL.
+
+Each run is a fresh process with a fresh, migrated database and the customer service in-process
+(httpx over ASGI, so the import goes through the real router, multipart parsing and background
+job). It imports the customers from a CSV first (external refs C-00001...), then times the orders
+CSV (each order names its customer by `customer_external_ref`) from POST until the job reports
+`succeeded`. Memory: resident set size before the orders import and the process's peak after it.
+
+Usage: python bench/bench_import_orders.py [--runs 3] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+(--postgres defaults to $CRM_TEST_POSTGRES_URL; without one only SQLite is measured.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ALEMBIC_INI = ROOT / "services" / "customer" / "alembic.ini"
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def write_csvs(folder: Path, customers: int, orders: int) -> tuple[Path, Path]:
+    people = folder / "customers.csv"
+    with people.open("w", encoding="utf-8") as f:
+        f.write("kind,name,external_ref,tags\n")
+        for i in range(customers):
+            f.write(f"individual,Customer {i},C-{i:05d},bench\n")
+    purchases = folder / "orders.csv"
+    with purchases.open("w", encoding="utf-8") as f:
+        f.write("customer_external_ref,external_ref,source,occurred_at,amount,currency,quantity,channel\n")
+        for i in range(orders):
+            day = 1 + i % 28
+            f.write(
+                f"C-{i % customers:05d},O-{i:06d},shop,2026-03-{day:02d}T10:00:00+08:00,{10 + i % 500}.90,CNY,1,store\n"
+            )
+    return people, purchases
+
+
+async def import_file(client: Any, kind: str, path: Path) -> dict[str, Any]:
+    from crm_chassis.testing import internal_headers
+
+    # A fresh internal token for every request: one lives 60 s, less than a large import takes.
+    with path.open("rb") as f:
+        files = {"file": (path.name, f, "text/csv")}
+        response = await client.post("/imports", params={"kind": kind}, files=files, headers=internal_headers())
+    assert response.status_code == 202, response.text
+    while True:
+        polled = await client.get(response.headers["location"], headers=internal_headers())
+        assert polled.status_code == 200, polled.text
+        job: dict[str, Any] = polled.json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+
+
+async def one_run(backend: str, customers: int, orders: int) -> dict[str, float]:
+    import httpx
+
+    from crm_chassis.testing import migrate, scratch_database
+    from crm_customer.config import Settings
+    from crm_customer.main import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        people, purchases = write_csvs(folder, customers, orders)
+        async with scratch_database(backend, folder, "bench_import") as url:
+            await migrate(ALEMBIC_INI, url)
+            os.environ["CRM_DATA_DIR"] = str(folder)
+            app = create_app(Settings(database_url=url, environment="test"))
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+                    started = time.perf_counter()
+                    job = await import_file(client, "customers", people)
+                    customers_s = time.perf_counter() - started
+                    assert job["counts"]["created"] == customers, job
+                    before = rss_mib()
+                    started = time.perf_counter()
+                    job = await import_file(client, "orders", purchases)
+                    orders_s = time.perf_counter() - started
+                    assert job["counts"]["created"] == orders, job
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"customers_s": customers_s, "orders_s": orders_s, "rss_before_mib": before, "peak_rss_mib": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get("CRM_TEST_POSTGRES_URL"))
+    parser.add_argument("--one", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        os.environ["CRM_LOG_LEVEL"] = "WARNING"
+        print(json.dumps(asyncio.run(one_run(args.one, args.customers, args.orders))))
+        return
+    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    env = {**os.environ, **({"CRM_TEST_POSTGRES_URL": args.postgres} if args.postgres else {})}
+    print(f"{args.orders:,} orders for {args.customers:,} customers, median of {args.runs} runs (each its own process)")
+    print("| database | orders import s | runs (s) | customers import s | RSS before MiB | peak RSS MiB |")
+    print("| --- | ---: | --- | ---: | ---: | ---: |")
+    for backend in backends:
+        results = []
+        for _ in range(args.runs):
+            cmd = [sys.executable, __file__, "--one", backend, "--customers", str(args.customers)]
+            out = subprocess.run([*cmd, "--orders", str(args.orders)], env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(out.stderr[-3000:])
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+        def med(key: str, rs: list[dict[str, float]] = results) -> float:
+            return statistics.median(r[key] for r in rs)
+
+        runs = ", ".join(f"{r['orders_s']:.1f}" for r in results)
+        print(
+            f"| {backend} | {med('orders_s'):.1f} | {runs} | {med('customers_s'):.1f} "
+            f"| {med('rss_before_mib'):.0f} | {med('peak_rss_mib'):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

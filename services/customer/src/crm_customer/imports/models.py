@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_chassis.db import JsonType, UTCDateTime
+from crm_customer.db import Base
+
+SeqType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+class ImportJob(Base):
+    """One uploaded CSV file and what became of its rows."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    atomic: Mapped[bool] = mapped_column(Boolean)
+    encoding: Mapped[str] = mapped_column(String(16))
+    delimiter: Mapped[str] = mapped_column(String(1))
+    natural_key: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    ignored_columns: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written with every chunk; a queued or running job whose heartbeat stops was orphaned by a crash.
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_import_job_created_at_id", "created_at", "id"),
+        Index("ix_import_job_status_heartbeat_at", "status", "heartbeat_at"),
+    )
+
+
+class ImportRowError(Base):
+    """Why one row (or one cell of it) was not imported."""
+
+    __tablename__ = "import_error"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("import_job.id", ondelete="CASCADE"))
+    # Counted as a spreadsheet shows it: the header is row 1, the first record row 2.
+    row_number: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_import_error_job_id_row_number_seq", "job_id", "row_number", "seq"),)

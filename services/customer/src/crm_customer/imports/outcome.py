@@ -1,0 +1,91 @@
+"""What a chunk of rows came to, and the error messages of the API turned into per-row errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_chassis.errors import AppError
+
+Row = tuple[int, list[str]]  # (row number as a spreadsheet shows it, cells)
+
+# Conflicts carry no field; these codes say which column they are about.
+_CONFLICT_COLUMNS = {"duplicate_external_ref": "external_ref", "duplicate_contact": "customer_id"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str | None
+    message: str
+
+
+@dataclass
+class ChunkOutcome:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def fail(self, row: int, problems: list[tuple[str, str]]) -> None:
+        self.failed += 1
+        self.errors += [RowError(row, column or None, message) for column, message in problems]
+
+    def add(self, other: ChunkOutcome) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.errors += other.errors
+
+
+def from_validation(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        column = loc[0] if loc else ""
+        where = ".".join(loc[1:])
+        message = err.get("msg", "invalid value")
+        problems.append((column, f"{where}: {message}" if where else message))
+    return problems
+
+
+def from_app_error(exc: AppError) -> list[tuple[str, str]]:
+    if exc.errors:
+        return [(str(e.get("field", "")), str(e.get("message", exc.detail))) for e in exc.errors]
+    return [(_CONFLICT_COLUMNS.get(exc.code, ""), exc.detail)]
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """One row's writes, undone alone if the row fails.
+
+    PostgreSQL releases a lock taken inside a savepoint when the savepoint is rolled back, the
+    outbox's ordering lock included; forgetting that it was taken makes the next event take it again.
+    """
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        session.info.pop("outbox_locked", None)
+        raise
+
+
+def one_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (...)` for a chunk's keys, with the values written into the statement.
+
+    As a thousand bind parameters, PostgreSQL soon switches the prepared statement to a generic
+    plan that compares every row with every parameter (measured: 1.5 s per chunk at 100,000
+    orders); with literal values each chunk is planned for its own keys and uses the index.
+    """
+    return cast(
+        ColumnElement[bool],
+        column.in_(bindparam("keys", list(values), expanding=True, literal_execute=True, unique=True)),
+    )

@@ -1,0 +1,86 @@
+"""Accepting an import: the upload is spooled to disk and checked whole before a job exists."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from fastapi import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_chassis.db import utcnow
+from crm_chassis.errors import NotAvailable, NotFound
+from crm_chassis.identity import Principal
+from crm_customer.config import Settings
+from crm_customer.imports import repository as job_repo
+from crm_customer.imports.context import ImportContext
+from crm_customer.imports.csvfile import copy_upload, inspect
+from crm_customer.imports.models import ImportJob
+from crm_customer.imports.runner import KINDS, ImportRun
+from crm_customer.imports.schemas import Delimiter, Encoding, ImportKind, JobStatus
+
+
+async def start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    upload: UploadFile,
+    kind: ImportKind,
+    dry_run: bool,
+    atomic: bool,
+    encoding: Encoding,
+    delimiter: Delimiter,
+    principal: Principal,
+    settings: Settings,
+) -> tuple[ImportJob, ImportRun]:
+    """The queued job, committed, and the run that carries it out (the caller starts it).
+
+    The job is committed here rather than by the request's session: the run starts before the
+    response is sent and must find the job.
+    """
+    if kind not in KINDS:
+        raise NotAvailable(f"imports of {kind.value} are not available yet; nothing was written")
+    spec = KINDS[kind][0]
+    job_id = uuid.uuid4()
+    path = settings.data_dir / "imports" / f"{job_id}.csv"
+    try:
+        await asyncio.to_thread(copy_upload, upload.file, path)
+        layout = await asyncio.to_thread(inspect, path, spec, encoding, delimiter)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    now = utcnow()
+    job = ImportJob(
+        id=job_id,
+        kind=kind.value,
+        status=JobStatus.queued.value,
+        dry_run=dry_run,
+        atomic=atomic,
+        encoding=encoding.value,
+        delimiter=layout.delimiter,
+        natural_key=spec.natural_key,
+        filename=(upload.filename or "")[:255] or None,
+        ignored_columns=[c for c in layout.columns if c in spec.ignored],
+        total=layout.total,
+        done=0,
+        created_count=0,
+        updated_count=0,
+        skipped_count=0,
+        failed_count=0,
+        error_count=0,
+        created_by=principal.subject,
+        created_at=now,
+        heartbeat_at=now,
+    )
+    async with sessionmaker.begin() as session:
+        session.add(job)
+    context = ImportContext(principal=principal, phone_region=settings.default_phone_region)
+    run = ImportRun(job_id, kind, path, layout, dry_run, atomic, context, sessionmaker)
+    return job, run
+
+
+async def get(session: AsyncSession, *, job_id: uuid.UUID, principal: Principal) -> ImportJob:
+    """The caller's job (any job for an admin); someone else's is not found."""
+    job = await job_repo.get(session, job_id)
+    if job is None or not (principal.is_admin or job.created_by == principal.subject):
+        raise NotFound(f"import {job_id} does not exist", code="import_not_found")
+    return job

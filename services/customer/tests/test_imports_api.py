@@ -1,0 +1,289 @@
+"""CSV imports: each kind, upserts by natural key, dry runs, atomic imports, bad rows and bad files."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from crm_chassis.testing import internal_headers
+from crm_customer.config import Settings
+from crm_customer.db import infra
+from crm_customer.main import create_app
+
+WHEN = "2026-03-01T10:00:00+08:00"
+
+
+@pytest.fixture(autouse=True)
+async def data_dir(app: FastAPI, tmp_path: Path) -> AsyncIterator[Path]:
+    """Spooled uploads and exported files go to a scratch directory, not the working tree."""
+    settings = app.state.settings
+    before = settings.data_dir
+    settings.data_dir = tmp_path
+    yield tmp_path
+    settings.data_dir = before
+
+
+async def wait_for(client: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    for _ in range(1000):
+        body: dict[str, Any] = (await client.get(path)).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} did not finish")
+
+
+async def post_csv(client: httpx.AsyncClient, kind: str, content: str | bytes, **params: str) -> httpx.Response:
+    data = content.encode() if isinstance(content, str) else content
+    files = {"file": ("data.csv", data, "text/csv")}
+    return await client.post("/imports", params={"kind": kind, **params}, files=files)
+
+
+async def run_import(client: httpx.AsyncClient, kind: str, content: str | bytes, **params: str) -> dict[str, Any]:
+    response = await post_csv(client, kind, content, **params)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/imports/{response.json()['id']}"
+    assert response.json()["status"] in ("queued", "running", "succeeded")
+    return await wait_for(client, response.headers["location"])
+
+
+def counts(job: dict[str, Any]) -> tuple[int, int, int, int]:
+    c = job["counts"]
+    return c["created"], c["updated"], c["skipped"], c["failed"]
+
+
+async def find(client: httpx.AsyncClient, **query: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await client.get("/customers", params=query)).json()["items"]
+    return items
+
+
+async def events_of(db: Any, type: str) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).where(infra.outbox.c.type == type)))
+
+
+async def test_customers_are_upserted_by_external_ref_email_and_phone(client: httpx.AsyncClient, db: Any) -> None:
+    first = (
+        "kind,name,external_ref,email,phone,tags\n"
+        "individual,Ann,C-1,,,vip|gold;new\n"
+        "individual,Bob,,bob@example.com,,\n"
+        "individual,Cai,,,138 0013 8000,\n"
+        "individual,Dee,,,,\n"
+    )
+    job = await run_import(client, "customers", first)
+    assert (job["status"], counts(job), job["progress"]) == ("succeeded", (4, 0, 0, 0), {"done": 4, "total": 4})
+    assert job["natural_key"].startswith("external_ref, else email")
+    assert (await find(client, external_ref="C-1"))[0]["tags"] == ["vip", "gold", "new"]
+    second = (
+        "kind,name,external_ref,email,phone,occupation\n"
+        "individual,Ann,C-1,,,\n"  # unchanged: skipped
+        "individual,Bob,,BOB@Example.com,,baker\n"
+        "individual,Cai Lei,,,+8613800138000,\n"
+        "individual,Dee,,,,\n"  # no key: a new customer
+    )
+    job = await run_import(client, "customers", second)
+    assert counts(job) == (1, 2, 1, 0)
+    assert (await find(client, q="bob@example.com"))[0]["occupation"] == "baker"
+    cai = await find(client, q="13800138000")
+    assert [c["name"] for c in cai] == ["Cai Lei"]
+    assert len(await find(client, q="Dee")) == 2
+    assert await events_of(db, "customer.created") == 5
+    assert await events_of(db, "customer.updated") == 2
+
+
+async def test_a_customer_row_the_service_refuses_leaves_the_rest_of_its_chunk_written(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    await run_import(client, "customers", "kind,name,external_ref\nindividual,Ann,C-1\n")
+    content = (
+        "kind,name,external_ref,phone\n"
+        "individual,Ann B,C-1,\n"
+        "individual,Bad,C-2,12\n"  # the service refuses the number
+        "organization,Ann Ltd,C-1,\n"  # C-1 is an individual
+        "individual,Cy,C-3,\n"
+    )
+    job = await run_import(client, "customers", content)
+    assert counts(job) == (1, 1, 0, 2)
+    assert [(e["row"], e["column"]) for e in job["errors"]] == [(3, "phone"), (4, "kind")]
+    assert [c["name"] for c in await find(client, external_ref="C-1")] == ["Ann B"]
+    assert await find(client, external_ref="C-2") == []
+    assert len(await find(client, external_ref="C-3")) == 1
+    assert await events_of(db, "customer.created") == 2
+
+
+async def test_orders_by_customer_id_or_reference_and_reposting_creates_nothing(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    ann = (await client.post("/customers", json={"kind": "individual", "name": "Ann", "external_ref": "C-1"})).json()
+    content = (
+        "customer_id,customer_external_ref,external_ref,source,occurred_at,amount,currency,quantity,items\n"
+        f'{ann["id"]},,O-1,shop,{WHEN},129.90,cny,2,"[{{""name"": ""Tea"", ""quantity"": 2}}]"\n'
+        f",C-1,O-2,shop,{WHEN},-0,CNY,1,\n"  # bad amount
+        f",C-1,O-3,shop,{WHEN},10.00,CNY,1,\n"
+        f",C-1,O-3,shop,{WHEN},10.00,CNY,1,\n"  # the same order twice in one file
+    )
+    job = await run_import(client, "orders", content)
+    assert counts(job) == (2, 0, 1, 1)
+    orders = (await client.get(f"/customers/{ann['id']}/orders")).json()["items"]
+    assert sorted((o["external_ref"], o["amount"], o["currency"]) for o in orders) == [
+        ("O-1", "129.90", "CNY"),
+        ("O-3", "10.00", "CNY"),
+    ]
+    assert next(o for o in orders if o["external_ref"] == "O-1")["items"] == [{"name": "Tea", "quantity": 2}]
+    assert await events_of(db, "order.recorded") == 2
+    again = await run_import(client, "orders", content)
+    assert counts(again) == (0, 0, 3, 1)
+    assert await events_of(db, "order.recorded") == 2
+
+
+async def test_interactions_are_logged_once(client: httpx.AsyncClient, db: Any) -> None:
+    ann = (await client.post("/customers", json={"kind": "individual", "name": "Ann"})).json()
+    content = (
+        "customer_id,occurred_at,channel,direction,summary,next_follow_up_date\n"
+        f"{ann['id']},{WHEN},phone,outbound,Called about renewal,2026-03-08\n"
+        f"{ann['id']},2026-03-02T09:00:00Z,visit,inbound,Came to the store,\n"
+    )
+    job = await run_import(client, "interactions", content)
+    assert counts(job) == (2, 0, 0, 0)
+    assert await events_of(db, "interaction.logged") == 2
+    assert counts(await run_import(client, "interactions", content)) == (0, 0, 2, 0)
+    listed = (await client.get(f"/customers/{ann['id']}/interactions")).json()["items"]
+    assert [i["channel"] for i in listed] == ["visit", "phone"]
+
+
+async def test_contacts_are_added_once_with_their_roles(client: httpx.AsyncClient) -> None:
+    org = (await client.post("/customers", json={"kind": "organization", "name": "Acme"})).json()
+    person = (await client.post("/customers", json={"kind": "individual", "name": "李雷"})).json()
+    content = (
+        "organization_id,customer_id,name,roles,title\n"
+        f"{org['id']},{person['id']},,decision_maker|senior_leader,CEO\n"
+        f"{org['id']},,Front desk,user,\n"
+        f"{org['id']},,Nobody,chief,\n"
+        f"{person['id']},,Wrong kind,user,\n"
+    )
+    job = await run_import(client, "contacts", content)
+    assert counts(job) == (2, 0, 0, 2)
+    assert {e["row"] for e in (await client.get(f"/imports/{job['id']}/errors")).json()["items"]} == {4, 5}
+    assert counts(await run_import(client, "contacts", content)) == (0, 0, 2, 2)
+    listed = (await client.get(f"/customers/{org['id']}/contacts")).json()["items"]
+    assert [(c["name"], c["roles"]) for c in listed] == [
+        ("李雷", ["decision_maker", "senior_leader"]),
+        ("Front desk", ["user"]),
+    ]
+
+
+BAD_ORDERS = (
+    "customer_external_ref,external_ref,occurred_at,amount,currency\n"
+    f"C-1,O-1,{WHEN},10.00,CNY\n"
+    f"C-1,O-2,{WHEN},abc,CNY\n"
+    f"C-1,O-3,{WHEN},5.00,XYZ\n"
+    f"NOPE,O-4,{WHEN},5.00,CNY\n"
+)
+
+
+async def test_default_mode_writes_good_rows_and_reports_bad_ones(client: httpx.AsyncClient) -> None:
+    await client.post("/customers", json={"kind": "individual", "name": "Ann", "external_ref": "C-1"})
+    job = await run_import(client, "orders", BAD_ORDERS)
+    assert (job["status"], counts(job), job["error_count"]) == ("succeeded", (1, 0, 0, 3), 3)
+    assert [(e["row"], e["column"]) for e in job["errors"]] == [
+        (3, "amount"),
+        (4, "currency"),
+        (5, "customer_external_ref"),
+    ]
+    assert "XYZ" in job["errors"][1]["message"]
+    page = (await client.get(f"/imports/{job['id']}/errors", params={"limit": 2})).json()
+    assert [e["row"] for e in page["items"]] == [3, 4]
+    rest = (await client.get(f"/imports/{job['id']}/errors", params={"cursor": page["next_cursor"]})).json()
+    assert [e["row"] for e in rest["items"]] == [5]
+    for path in (f"/imports/{job['id']}/errors.csv", f"/imports/{job['id']}/errors?format=csv"):
+        download = await client.get(path)
+        assert download.status_code == 200
+        assert download.headers["content-type"].startswith("text/csv")
+        assert download.content.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+        assert rows[0] == ["row", "column", "message"]
+        assert [r[:2] for r in rows[1:]] == [["3", "amount"], ["4", "currency"], ["5", "customer_external_ref"]]
+
+
+async def test_atomic_import_with_a_bad_row_writes_nothing(client: httpx.AsyncClient, db: Any) -> None:
+    await client.post("/customers", json={"kind": "individual", "name": "Ann", "external_ref": "C-1"})
+    job = await run_import(client, "orders", BAD_ORDERS, atomic="true")
+    assert job["status"] == "failed"
+    assert counts(job) == (0, 0, 0, 3)
+    assert "nothing was written" in job["error_summary"]
+    assert (await client.get("/orders")).json()["items"] == []
+    assert await events_of(db, "order.recorded") == 0
+    good = "\n".join(BAD_ORDERS.splitlines()[:2]) + "\n"
+    job = await run_import(client, "orders", good, atomic="true")
+    assert (job["status"], counts(job), job["progress"]["done"]) == ("succeeded", (1, 0, 0, 0), 1)
+    assert await events_of(db, "order.recorded") == 1
+
+
+async def test_dry_run_validates_everything_and_writes_nothing(client: httpx.AsyncClient, db: Any) -> None:
+    content = "kind,name,email\nindividual,Ann,ann@example.com\norganization,Acme,\nrobot,Bad,\n"
+    job = await run_import(client, "customers", content, dry_run="true")
+    assert (job["status"], job["dry_run"], counts(job)) == ("succeeded", True, (2, 0, 0, 1))
+    assert job["errors"][0]["row"] == 4 and job["errors"][0]["column"] == "kind"
+    assert await find(client) == []
+    assert await events_of(db, "customer.created") == 0
+
+
+async def test_bom_gb18030_and_semicolons(client: httpx.AsyncClient) -> None:
+    bom = "\ufeffkind,name,external_ref\nindividual,张伟,C-1\n".encode()
+    assert counts(await run_import(client, "customers", bom)) == (1, 0, 0, 0)
+    gb = "kind;name;external_ref;tags\nindividual;王芳;C-2;老客户|重点\n".encode("gb18030")
+    job = await run_import(client, "customers", gb, encoding="gb18030")
+    assert (counts(job), job["delimiter"], job["encoding"]) == ((1, 0, 0, 0), ";", "gb18030")
+    assert [c["name"] for c in await find(client, external_ref="C-1")] == ["张伟"]
+    assert (await find(client, external_ref="C-2"))[0]["tags"] == ["老客户", "重点"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty"),
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00binary", "binary"),
+        (b"individual,Ann\nindividual,Bob\n", "header"),
+        (b"kind,name,shoe_size\nindividual,Ann,42\n", "unknown columns: shoe_size"),
+        (b"kind,email\nindividual,a@example.com\n", "missing required columns: name"),
+        ("kind,name\nindividual,张伟\n".encode("gb18030"), "not valid utf-8"),
+        (b'kind,name\nindividual,"Ann"x\n', "well-formed"),
+    ],
+    ids=["empty", "binary", "no-header", "unknown-column", "missing-column", "wrong-encoding", "bad-quoting"],
+)
+async def test_bad_files_are_refused_up_front(client: httpx.AsyncClient, content: bytes, expected: str) -> None:
+    response = await post_csv(client, "customers", content)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert expected in response.json()["detail"]
+    assert (await client.get("/imports")).json()["items"] == []
+
+
+async def test_orders_need_a_customer_column(client: httpx.AsyncClient) -> None:
+    response = await post_csv(client, "orders", f"occurred_at,amount,currency\n{WHEN},1.00,CNY\n")
+    assert response.status_code == 422
+    assert "customer_external_ref or customer_id" in response.json()["detail"]
+
+
+async def test_oversize_upload_is_refused(database_url: str) -> None:
+    small = create_app(Settings(database_url=database_url, environment="test", import_max_bytes=2048))
+    transport = httpx.ASGITransport(app=small)
+    async with httpx.AsyncClient(transport=transport, base_url="http://c", headers=internal_headers()) as client:
+        response = await post_csv(client, "customers", "kind,name\n" + "individual,Ann\n" * 500)
+    assert response.status_code == 413
+
+
+async def test_jobs_are_private_to_their_creator(client: httpx.AsyncClient) -> None:
+    job = await run_import(client, "customers", "kind,name\nindividual,Ann\n")
+    agent = internal_headers(role="agent", subject="00000000-0000-0000-0000-0000000000a1")
+    assert (await client.get(f"/imports/{job['id']}", headers=agent)).status_code == 404
+    assert (await client.get("/imports", headers=agent)).json()["items"] == []
+    assert [j["id"] for j in (await client.get("/imports")).json()["items"]] == [job["id"]]
