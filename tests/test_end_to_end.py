@@ -37,6 +37,8 @@ class System:
             CRM_BOOTSTRAP_ADMIN_PASSWORD=ADMIN[1],
             CRM_SCORING_FEED_WAIT_SECONDS="5",
             CRM_FEEDBACK_FEED_WAIT_SECONDS="5",
+            # the API fuzzing below sends thousands of requests in a minute
+            CRM_GATEWAY_RATE_LIMIT_PER_MINUTE="1000000",
         )
         self.log = (tmp / "system.log").open("w")
         self.process = subprocess.Popen(
@@ -172,6 +174,214 @@ def test_an_order_through_the_gateway_reaches_the_score_card(system: System) -> 
     # The target is 1 s; the bound leaves room for a loaded CI machine. The measured time is printed.
     print(f"order → score card: {elapsed:.3f} s")
     assert elapsed < 3
+
+
+def poll(check, seconds: float = 10):  # type: ignore[no-untyped-def]
+    """The first truthy result of `check()` within `seconds`, else the last one."""
+    deadline = time.monotonic() + seconds
+    result = check()
+    while not result and time.monotonic() < deadline:
+        time.sleep(0.1)
+        result = check()
+    return result
+
+
+@pytest.mark.e2e
+def test_complaint_resolution_csat_answer_and_the_score_card(system: System) -> None:
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        bearer = {"Authorization": f"Bearer {token(client)}"}
+        customer = client.post(
+            "/api/v1/customers", json={"kind": "individual", "name": "Complainer"}, headers=bearer
+        ).json()
+        cid = customer["id"]
+        order = {"customer_id": cid, "occurred_at": "2026-11-01T10:00:00Z", "amount": "300.00", "currency": "CNY"}
+        assert client.post("/api/v1/orders", json=order, headers=bearer).status_code == 201
+        complaint_body = {
+            "customer_id": cid,
+            "channel": "phone",
+            "category": "delivery",
+            "severity": "high",
+            "description": "the parcel arrived broken",
+        }
+        # the complaint is accepted once the customer.created event has reached the feedback service
+        opened = poll(
+            lambda: (
+                (r := client.post("/api/v1/complaints", json=complaint_body, headers=bearer)).status_code == 201 and r
+            )
+        )
+        assert opened, "the feedback service never learned of the customer"
+        complaint = opened.json()
+
+        def card() -> dict:  # type: ignore[type-arg]
+            response = client.get(f"/api/v1/customers/{cid}/scores", headers=bearer)
+            return response.json() if response.status_code == 200 else {}
+
+        with_complaint = poll(lambda: (c := card()) and c["satisfaction"]["open_complaints"] == 1 and c)
+        assert with_complaint, "the open complaint never reached the score card"
+        assert "open_complaint" in [r["code"] for r in with_complaint["churn_risk"]["reasons"]]
+
+        url = f"/api/v1/complaints/{complaint['id']}/transitions"
+        for action in ("acknowledge", "start"):
+            assert client.post(url, json={"action": action}, headers=bearer).status_code == 200
+        resolved = client.post(url, json={"action": "resolve", "resolution": "replaced the item"}, headers=bearer)
+        assert resolved.status_code == 200, resolved.text
+        invitation = resolved.json()["csat_invitation"]
+        assert invitation["token"]
+
+    # the customer answers from the link in the invitation: no login
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as anonymous:
+        answer = {"token": invitation["token"], "answers": {"satisfaction": 2, "comment": "took too long"}}
+        first = anonymous.post("/api/v1/surveys/responses", json=answer)
+        assert first.status_code == 201, first.text
+        assert anonymous.post("/api/v1/surveys/responses", json=answer).status_code == 409
+        assert anonymous.get("/api/v1/complaints").status_code == 401
+
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        bearer = {"Authorization": f"Bearer {token(client)}"}
+
+        def answered() -> dict:  # type: ignore[type-arg]
+            response = client.get(f"/api/v1/customers/{cid}/scores", headers=bearer)
+            body = response.json() if response.status_code == 200 else {}
+            return (
+                body
+                if body and body["satisfaction"]["csat"] == 2 and body["satisfaction"]["open_complaints"] == 0
+                else {}
+            )
+
+        final = poll(answered)
+        assert final, "the CSAT answer never reached the score card"
+        assert "dissatisfied" in [r["code"] for r in final["churn_risk"]["reasons"]]
+
+
+@pytest.mark.e2e
+def test_imported_orders_reach_the_score_cards(system: System) -> None:
+    with httpx.Client(base_url=system.url("gateway"), timeout=30) as client:
+        bearer = {"Authorization": f"Bearer {token(client)}"}
+        refs = [f"IMP-{n}" for n in range(3)]
+        for ref in refs:
+            body = {"kind": "individual", "name": f"Imported {ref}", "external_ref": ref}
+            assert client.post("/api/v1/customers", json=body, headers=bearer).status_code == 201
+        rows = ["customer_external_ref,external_ref,source,occurred_at,amount,currency"]
+        rows += [
+            f"{ref},ORD-{ref}-{k},shop,2026-10-0{k + 1}T12:00:00Z,{10 * (k + 1)}.50,CNY"
+            for ref in refs
+            for k in range(2)
+        ]
+        upload = {"file": ("orders.csv", ("\n".join(rows) + "\n").encode(), "text/csv")}
+        started = client.post("/api/v1/imports", params={"kind": "orders"}, files=upload, headers=bearer)
+        assert started.status_code == 202, started.text
+        job_url = f"/api/v1/imports/{started.json()['id']}"
+        job = poll(lambda: (j := client.get(job_url, headers=bearer).json())["status"] in ("succeeded", "failed") and j)
+        assert job and job["status"] == "succeeded", job
+        assert job["counts"]["created"] == 6
+        listed = client.get("/api/v1/customers", params={"external_ref": refs[0]}, headers=bearer).json()["items"]
+        customer_id = listed[0]["id"]
+
+        def card_with_both_orders() -> dict:  # type: ignore[type-arg]
+            response = client.get(f"/api/v1/customers/{customer_id}/scores", headers=bearer)
+            body = response.json() if response.status_code == 200 else {}
+            return (
+                body
+                if body and "2 purchase days" in body["p_alive"]["explanation"] + body["loyalty_stage"]["explanation"]
+                else {}
+            )
+
+        assert poll(card_with_both_orders), "the imported orders never reached the score card"
+
+
+@pytest.mark.e2e
+def test_two_agents_cannot_reach_each_others_customers_in_any_service(system: System) -> None:
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        admin = {"Authorization": f"Bearer {token(client)}"}
+        agents: dict[str, dict[str, str]] = {}
+        for who in ("a", "b"):
+            email, password = f"agent-{who}@example.com", f"Green-{who}-harbour-2026!"
+            user = client.post(
+                "/api/v1/users",
+                json={"email": email, "password": password, "role": "agent", "name": who},
+                headers=admin,
+            )
+            assert user.status_code == 201, user.text
+            customer = client.post(
+                "/api/v1/customers",
+                json={"kind": "individual", "name": f"Customer of {who}", "owner_id": user.json()["id"]},
+                headers=admin,
+            ).json()
+            order = {
+                "customer_id": customer["id"],
+                "occurred_at": "2026-11-02T10:00:00Z",
+                "amount": "50.00",
+                "currency": "CNY",
+            }
+            order_id = client.post("/api/v1/orders", json=order, headers=admin).json()["id"]
+            complaint_body = {
+                "customer_id": customer["id"],
+                "channel": "email",
+                "category": "billing",
+                "severity": "low",
+                "description": "wrong invoice",
+            }
+            opened = poll(
+                lambda body=complaint_body: (
+                    (r := client.post("/api/v1/complaints", json=body, headers=admin)).status_code == 201 and r
+                )
+            )
+            assert opened
+            login = client.post("/api/v1/auth/token", data={"username": email, "password": password})
+            agents[who] = {
+                "customer": customer["id"],
+                "order": order_id,
+                "complaint": opened.json()["id"],
+                "auth": f"Bearer {login.json()['access_token']}",
+            }
+        assert poll(
+            lambda: client.get(f"/api/v1/customers/{agents['b']['customer']}/scores", headers=admin).status_code == 200
+        )
+
+        for me, other in (("a", "b"), ("b", "a")):
+            mine, theirs = agents[me], agents[other]
+            headers = {"Authorization": mine["auth"]}
+            for path in (
+                "/api/v1/customers/{c}",
+                "/api/v1/customers/{c}/orders",
+                "/api/v1/customers/{c}/scores",
+                "/api/v1/orders/{o}",
+                "/api/v1/complaints/{k}",
+            ):
+                own = path.format(c=mine["customer"], o=mine["order"], k=mine["complaint"])
+                foreign = path.format(c=theirs["customer"], o=theirs["order"], k=theirs["complaint"])
+                assert client.get(own, headers=headers).status_code == 200, own
+                assert client.get(foreign, headers=headers).status_code == 404, foreign
+            write = client.patch(
+                f"/api/v1/customers/{theirs['customer']}",
+                json={"name": "stolen"},
+                headers={**headers, "If-Match": '"1"'},
+            )
+            assert write.status_code == 404
+            listed = client.get("/api/v1/customers", headers=headers).json()["items"]
+            assert [c["id"] for c in listed] == [mine["customer"]]
+            complaints = client.get("/api/v1/complaints", headers=headers).json()["items"]
+            assert [c["id"] for c in complaints] == [mine["complaint"]]
+
+
+@pytest.mark.e2e
+def test_api_fuzzing_finds_no_server_error_schema_violation_or_ignored_auth(system: System) -> None:
+    """schemathesis over every operation of the merged OpenAPI document, authenticated as the admin."""
+    with httpx.Client(base_url=system.url("gateway"), timeout=10) as client:
+        bearer = token(client)
+    spec = f"{system.url('gateway')}/api/v1/openapi.json"
+    command = [str(Path(sys.executable).parent / "schemathesis"), "run", spec, "--url", system.url("gateway")]
+    command += [
+        "-H",
+        f"Authorization: Bearer {bearer}",
+        "--checks",
+        "not_a_server_error,response_schema_conformance,ignored_auth",
+    ]
+    command += ["--max-examples", "8", "--phases", "examples,fuzzing", "--request-timeout", "10"]
+    command += ["--generation-deterministic", "--no-color"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    report = result.stdout[result.stdout.find("FAILURES") :] if "FAILURES" in result.stdout else result.stdout
+    assert result.returncode == 0, report[:8000] + result.stderr[-2000:]
 
 
 @pytest.mark.e2e
