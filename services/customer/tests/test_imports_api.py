@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,22 @@ async def test_jobs_are_private_to_their_creator(client: httpx.AsyncClient) -> N
     assert (await client.get(f"/imports/{job['id']}", headers=agent)).status_code == 404
     assert (await client.get("/imports", headers=agent)).json()["items"] == []
     assert [j["id"] for j in (await client.get("/imports")).json()["items"]] == [job["id"]]
+
+
+async def test_too_many_running_imports_are_refused(client: httpx.AsyncClient, db: Any) -> None:
+    from sqlalchemy import update
+
+    from crm_customer.imports.models import ImportJob
+
+    content = "kind,name\nindividual,A\n"
+    jobs = [await run_import(client, "customers", content) for _ in range(3)]
+    async with db() as session:  # as if the three were still running
+        await session.execute(update(ImportJob).values(status="running"))
+        await session.commit()
+    refused = await post_csv(client, "customers", content)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_imports" and refused.headers["retry-after"]
+    async with db() as session:
+        await session.execute(update(ImportJob).where(ImportJob.id == uuid.UUID(jobs[0]["id"])).values(status="failed"))
+        await session.commit()
+    assert (await post_csv(client, "customers", content)).status_code == 202

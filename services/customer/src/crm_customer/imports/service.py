@@ -6,10 +6,11 @@ import asyncio
 import uuid
 
 from fastapi import UploadFile
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import NotAvailable, NotFound
+from crm_chassis.errors import NotAvailable, NotFound, TooManyRequests
 from crm_chassis.identity import Principal
 from crm_customer.config import Settings
 from crm_customer.imports import repository as job_repo
@@ -40,6 +41,22 @@ async def start(
     if kind not in KINDS:
         raise NotAvailable(f"imports of {kind.value} are not available yet; nothing was written")
     spec = KINDS[kind][0]
+    async with sessionmaker() as session:
+        running = await session.scalar(
+            select(func.count())
+            .select_from(ImportJob)
+            .where(
+                ImportJob.created_by == principal.subject,
+                ImportJob.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+            )
+        )
+    if (running or 0) >= settings.max_concurrent_imports:
+        raise TooManyRequests(
+            f"{running} of your imports are still running (at most {settings.max_concurrent_imports}); "
+            "wait for one to finish",
+            code="too_many_imports",
+            headers={"Retry-After": "10"},
+        )
     job_id = uuid.uuid4()
     path = settings.data_dir / "imports" / f"{job_id}.csv"
     try:
