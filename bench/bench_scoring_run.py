@@ -1,0 +1,88 @@
+"""A full scoring run on PostgreSQL: read model → statistics in SQL → fit → scores written back.
+
+Fills a scratch database's scoring read model with N customers and about `--orders-per` orders
+each (generated inside PostgreSQL), then times one run end to end and reports its stage timings
+and this process's peak memory. Usage:
+
+    python bench/bench_scoring_run.py --postgres postgresql://postgres@127.0.0.1:5432/test \
+        --customers 1000000 --orders-per 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm_chassis.db import create_engine, create_sessionmaker, normalise_url
+from crm_chassis.identity import Principal
+from crm_chassis.testing import migrate
+from crm_scoring.runs import service as run_service
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FILL = [
+    """INSERT INTO scoring.customer_ref (id, kind, display_name, owner_id, lifecycle_stage, deleted, erased, version,
+           updated_at)
+       SELECT md5(i::text)::uuid, 'individual', 'C' || i, NULL, 'active', false, false, 1, now()
+       FROM generate_series(1, :customers) AS i""",
+    """INSERT INTO scoring.order_fact (id, customer_id, occurred_at, amount, net_amount, currency, margin, quantity,
+           channel, refund_of)
+       SELECT gen_random_uuid(), md5((1 + floor(random() * :customers))::int::text)::uuid,
+              now() - make_interval(days => floor(random() * 730)::int), a, a, 'CNY', NULL, 1, NULL, NULL
+       FROM (SELECT round((10 + random() * 190)::numeric, 2) AS a FROM generate_series(1, :orders)) AS g""",
+    "ANALYZE scoring.customer_ref",
+    "ANALYZE scoring.order_fact",
+]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", required=True, metavar="URL")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--orders-per", type=float, default=10.0)
+    args = parser.parse_args()
+
+    server = make_url(normalise_url(args.postgres))
+    database = "crm_bench_scoring"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    url = server.set(database=database).render_as_string(hide_password=False)
+    try:
+        await migrate(ROOT / "services/scoring/alembic.ini", url)
+        engine = create_engine(url, "scoring")
+        orders = int(args.customers * args.orders_per)
+        clock = time.perf_counter()
+        async with engine.begin() as conn:
+            for statement in FILL:
+                await conn.execute(text(statement), {"customers": args.customers, "orders": orders})
+        print(f"filled {args.customers:,} customers and {orders:,} orders in {time.perf_counter() - clock:.1f} s")
+
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as session:
+            run = await run_service.start(session, principal=Principal.service("bench"), as_of=None)
+        clock = time.perf_counter()
+        await run_service.execute(sessionmaker, run.id)
+        elapsed = time.perf_counter() - clock
+        async with sessionmaker() as session:
+            done = await run_service.get(session, run.id)
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"run {done.status}: {elapsed:.1f} s end to end; stages {done.timings}; counts {done.counts}")
+        print(f"peak memory of this process: {peak_mib:.0f} MiB")
+        await engine.dispose()
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
