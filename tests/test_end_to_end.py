@@ -252,6 +252,13 @@ def test_complaint_resolution_csat_answer_and_the_score_card(system: System) -> 
         assert final, "the CSAT answer never reached the score card"
         assert "dissatisfied" in [r["code"] for r in final["churn_risk"]["reasons"]]
 
+        overview = client.get(f"/api/v1/customers/{cid}/overview", headers=bearer)
+        assert overview.status_code == 200, overview.text
+        parts = overview.json()
+        assert parts["profile"]["name"] == "Complainer"
+        assert parts["scores"]["satisfaction"]["csat"] == 2
+        assert parts["open_complaints"] == []
+
 
 @pytest.mark.e2e
 def test_imported_orders_reach_the_score_cards(system: System) -> None:

@@ -19,7 +19,7 @@ from crm_chassis.db import create_engine, create_read_engine, create_sessionmake
 from crm_chassis.errors import install_error_handlers
 from crm_chassis.logging import configure_logging
 from crm_chassis.middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
-from crm_gateway import api_keys_api, audit_api, auth, docs, health, openapi, proxy, users_api
+from crm_gateway import api_keys_api, audit_api, auth, composite, docs, health, openapi, proxy, users_api
 from crm_gateway import service as user_service
 from crm_gateway.access import AccessMiddleware
 from crm_gateway.addresses import parse_networks
@@ -111,6 +111,7 @@ def create_app(
     app.include_router(api_keys_api.router)
     app.include_router(audit_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(composite.router)
     app.include_router(openapi.router)
     app.include_router(docs.router)
     docs.mount_assets(app)
