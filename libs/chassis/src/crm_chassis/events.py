@@ -49,6 +49,35 @@ class OutboxSignal:
             await asyncio.wait_for(self._event.wait(), timeout)
 
 
+async def claim_outbox(session: AsyncSession) -> None:
+    """Prepare the session's transaction for outbox writes (once per transaction).
+
+    On PostgreSQL this takes a transaction-scoped advisory lock, so producing transactions commit in
+    the order of their sequence numbers and a feed reader that has seen seq N can never later find
+    a smaller one appear. After commit, feed readers in this process are woken. Call it before any
+    statement that inserts outbox rows directly (`record_event` calls it itself).
+    """
+    info = session.info
+    if info.get("outbox_locked"):
+        return
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY})
+    info["outbox_locked"] = True
+    signal: OutboxSignal | None = info.get("outbox_signal")
+    sync_session = session.sync_session
+
+    def _after_end(*_: Any) -> None:
+        info.pop("outbox_locked", None)
+
+    def _after_commit(*_: Any) -> None:
+        _after_end()
+        if signal is not None:
+            signal.notify()
+
+    sa_event.listen(sync_session, "after_commit", _after_commit, once=True)
+    sa_event.listen(sync_session, "after_rollback", _after_end, once=True)
+
+
 async def record_event(
     session: AsyncSession,
     outbox: Table,
@@ -58,30 +87,8 @@ async def record_event(
     *,
     version: int = 1,
 ) -> uuid.UUID:
-    """Write an event to the outbox in the caller's transaction; it is published only if that commits.
-
-    On PostgreSQL the first outbox write of a transaction takes a transaction-scoped advisory lock,
-    so producing transactions commit in the order of their sequence numbers and a feed reader that
-    has seen seq N can never later find a smaller one appear.
-    """
-    info = session.info
-    if not info.get("outbox_locked"):
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OUTBOX_LOCK_KEY})
-        info["outbox_locked"] = True
-        signal: OutboxSignal | None = info.get("outbox_signal")
-        sync_session = session.sync_session
-
-        def _after_end(*_: Any) -> None:
-            info.pop("outbox_locked", None)
-
-        def _after_commit(*_: Any) -> None:
-            _after_end()
-            if signal is not None:
-                signal.notify()
-
-        sa_event.listen(sync_session, "after_commit", _after_commit, once=True)
-        sa_event.listen(sync_session, "after_rollback", _after_end, once=True)
+    """Write an event to the outbox in the caller's transaction; it is published only if that commits."""
+    await claim_outbox(session)
     event_id = uuid.uuid4()
     await session.execute(
         insert(outbox).values(

@@ -16,3 +16,5 @@ class Settings(ServiceSettings):
     # Customers whose facts changed are re-scored by a worker polling its queue at this interval.
     rescore_interval_seconds: float = Field(default=0.2, gt=0, le=60)
     rescore_workers: bool = True
+    # Connections a full run writes its chunks through at once (PostgreSQL; SQLite has one writer).
+    run_write_connections: int = Field(default=2, ge=1, le=16)

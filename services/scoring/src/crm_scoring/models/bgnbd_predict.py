@@ -16,6 +16,8 @@ since the BG/NBD's conditional expectation for x = 0 is the expectation given al
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import expit, hyp2f1
 
@@ -62,13 +64,51 @@ def expected_purchases(
     *,
     one_time_rule: bool = True,
 ) -> FloatArray:
-    """E[purchases in (T, T + horizon] | x, t_x, T].
+    """E[purchases in (T, T + horizon] | x, t_x, T]."""
+    t, x, t_x, big_t = _arrays(horizon, frequency, recency, T)
+    alive = p_alive(params, x, t_x, big_t, one_time_rule=one_time_rule)
+    out = np.where(t > 0, _given_alive(params, t, x, big_t) * alive, 0.0)
+    return np.asarray(np.clip(out, 0.0, None), dtype=np.float64)
+
+
+def expected_purchases_curve(
+    params: BgNbdParams,
+    horizons: Sequence[float],
+    frequency: object,
+    recency: object,
+    T: object,
+    *,
+    one_time_rule: bool = True,
+) -> list[FloatArray]:
+    """`expected_purchases` at each horizon, for a whole population at once.
+
+    Given alive, the expectation depends on x and T only, not on t_x; a population has few
+    distinct (x, T) pairs (T counts whole days), so the hypergeometric function runs once per
+    pair and horizon, and P(alive) once per customer.
+    """
+    x, t_x, big_t = _arrays(frequency, recency, T)
+    alive = p_alive(params, x, t_x, big_t, one_time_rule=one_time_rule)
+    x_values, x_index = np.unique(x, return_inverse=True)
+    t_values, t_index = np.unique(big_t, return_inverse=True)
+    pairs, inverse = np.unique(x_index * t_values.size + t_index, return_inverse=True)
+    px, pt = x_values[pairs // t_values.size], t_values[pairs % t_values.size]
+    curve = []
+    for horizon in horizons:
+        if horizon <= 0:
+            curve.append(np.zeros_like(x))
+            continue
+        given_alive = _given_alive(params, np.full_like(px, horizon), px, pt)[inverse.reshape(x.shape)]
+        curve.append(np.asarray(np.clip(given_alive * alive, 0.0, None), dtype=np.float64))
+    return curve
+
+
+def _given_alive(params: BgNbdParams, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
+    """E[purchases in (T, T + t] | alive, x, T].
 
     The Gauss hypergeometric term is used in its Euler-transformed form,
     ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x−1; z) = ((α+T)/(α+T+t))^(a−1) 2F1(a+b−1−r, a−1; a+b+x−1; z),
     whose first two arguments do not grow with x: it stays finite for huge frequencies.
     """
-    t, x, t_x, big_t = _arrays(horizon, frequency, recency, T)
     r, alpha, b = params.r, params.alpha, params.b
     a = params.a
     if abs(a - 1.0) < 1e-7:  # removable singularity of the closed form at a = 1
@@ -83,7 +123,4 @@ def expected_purchases(
         # and close, z near 1); there the expectation without dropout during the horizon, the
         # posterior purchase rate times the horizon, is used: an upper bound, and always finite.
         no_dropout = np.minimum((r + x) / (alpha + big_t) * t, np.finfo(np.float64).max)
-        given_alive = np.where(np.isfinite(given_alive), given_alive, no_dropout)
-    alive = p_alive(params, x, t_x, big_t, one_time_rule=one_time_rule)
-    out = np.where(t > 0, given_alive * alive, 0.0)
-    return np.asarray(np.clip(out, 0.0, None), dtype=np.float64)
+        return np.asarray(np.where(np.isfinite(given_alive), given_alive, no_dropout), dtype=np.float64)

@@ -54,9 +54,8 @@ def probabilistic_clv(
     d = monthly_rate(annual_discount_rate)
     total = np.zeros(np.broadcast(x, spend).shape)
     previous = np.zeros_like(total)
-    for m in range(1, months + 1):
-        horizon = m * DAYS_PER_MONTH / days_per_unit
-        cumulative = bgnbd_predict.expected_purchases(params, horizon, x, t_x, t)
+    horizons = [m * DAYS_PER_MONTH / days_per_unit for m in range(1, months + 1)]
+    for m, cumulative in enumerate(bgnbd_predict.expected_purchases_curve(params, horizons, x, t_x, t), start=1):
         total += (cumulative - previous) * spend / (1.0 + d) ** m
         previous = cumulative
     return np.asarray(np.nan_to_num(total, nan=0.0), dtype=np.float64)

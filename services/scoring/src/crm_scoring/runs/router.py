@@ -34,7 +34,12 @@ async def start_run(
 ) -> RunRead:
     run = await run_service.start(session, principal=principal, as_of=body.as_of if body else None)
     # runs after the response, hence after the session dependency committed the queued run
-    background.add_task(run_service.execute, request.app.state.sessionmaker, run.id)
+    background.add_task(
+        run_service.execute,
+        request.app.state.sessionmaker,
+        run.id,
+        writers=request.app.state.settings.run_write_connections,
+    )
     response.headers["Location"] = f"/scoring/runs/{run.id}"
     return RunRead.of(run)
 

@@ -23,13 +23,14 @@ from crm_chassis.errors import Conflict, NotFound
 from crm_chassis.identity import Principal
 from crm_scoring.readmodel import stats
 from crm_scoring.readmodel.models import RescoreRequest
+from crm_scoring.readmodel.stats import Population
 from crm_scoring.runs.models import ScoringModel, ScoringRun
 from crm_scoring.scores import engine, writer
 from crm_scoring.settings import service as settings_service
 
 logger = logging.getLogger("crm.scoring.runs")
 ACTIVE = ("queued", "running")
-WRITE_CHUNK = 5000
+WRITE_CHUNK = 100_000  # customers per committed step of the write stage
 
 
 async def start(session: AsyncSession, *, principal: Principal, as_of: datetime | None) -> ScoringRun:
@@ -79,8 +80,12 @@ async def _update(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.U
         await session.execute(update(ScoringRun).where(ScoringRun.id == run_id).values(**values))
 
 
-async def execute(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> None:
-    """Carry a queued run to `succeeded` or `failed`; never raises."""
+async def execute(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, *, writers: int = 1) -> None:
+    """Carry a queued run to `succeeded` or `failed`; never raises.
+
+    The write stage commits chunk by chunk (each with its progress), through up to `writers`
+    connections at once on PostgreSQL.
+    """
     timings: dict[str, float] = {}
     try:
         async with sessionmaker() as session:
@@ -100,28 +105,23 @@ async def execute(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.U
         timings["fit"] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
         arrays = await asyncio.to_thread(engine.score, pop, model, settings)
-        rows = await asyncio.to_thread(writer.rows, pop, arrays, run_id=run_id, now=utcnow())
+        columns = await asyncio.to_thread(writer.staged, pop, arrays)
         timings["score"] = round(time.perf_counter() - clock, 3)
 
         clock = time.perf_counter()
-        counts = {"segment_changed": 0, "churn_risk_raised": 0}
-        for start in range(0, len(rows), WRITE_CHUNK):
-            chunk = rows[start : start + WRITE_CHUNK]
-            async with sessionmaker.begin() as session:
-                changed = await writer.write(session, chunk, warning_threshold=settings.churn_warning_threshold)
-                await session.execute(
-                    update(ScoringRun).where(ScoringRun.id == run_id).values(progress_done=start + len(chunk))
-                )
-            for key, value in changed.items():
-                counts[key] += value
+        stamp = writer.Stamp(
+            run_id=run_id, as_of=as_of, scored_at=utcnow(), warning_threshold=settings.churn_warning_threshold
+        )
+        counts = await _write(sessionmaker, run_id, pop, columns, stamp, writers=writers)
         timings["write"] = round(time.perf_counter() - clock, 3)
+        lifecycle, key_kind = columns["lifecycle_suggestion"], columns["key_customer_kind"]
         summary = {
             "customers": len(pop),
             "buyers": model["buyers"],
             "repeat_buyers": model["repeat_buyers"],
-            "at_risk": sum(1 for r in rows if r["lifecycle_suggestion"] == "at_risk"),
-            "lost": sum(1 for r in rows if r["lifecycle_suggestion"] == "lost"),
-            "key_customers": sum(1 for r in rows if r["key_customer_kind"] is not None),
+            "at_risk": int((lifecycle == "at_risk").sum()),
+            "lost": int((lifecycle == "lost").sum()),
+            "key_customers": int(sum(1 for kind in key_kind.tolist() if kind is not None)),
             **counts,
         }
         async with sessionmaker.begin() as session:
@@ -145,6 +145,40 @@ async def execute(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.U
             timings=timings,
             error=f"{type(exc).__name__}: {exc}"[:2000],
         )
+
+
+async def _write(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_id: uuid.UUID,
+    pop: Population,
+    columns: writer.Staged,
+    stamp: writer.Stamp,
+    *,
+    writers: int,
+) -> dict[str, int]:
+    counts = {"segment_changed": 0, "churn_risk_raised": 0}
+    chunks = [(start, min(start + WRITE_CHUNK, len(pop))) for start in range(0, len(pop), WRITE_CHUNK)]
+    chunks.reverse()  # popped from the end: written in id order
+
+    async def worker() -> None:
+        while chunks:
+            start, stop = chunks.pop()
+            async with sessionmaker.begin() as session:
+                changed = await writer.write(session, pop, columns, stamp, start=start, stop=stop)
+                done = ScoringRun.progress_done + (stop - start)
+                await session.execute(update(ScoringRun).where(ScoringRun.id == run_id).values(progress_done=done))
+            for key, value in changed.items():
+                counts[key] += value
+
+    if sessionmaker.kw["bind"].dialect.name != "postgresql":
+        writers = 1
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, writers)):
+                group.create_task(worker())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return counts
 
 
 async def fail_interrupted(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Float, Index, Integer, Numeric, String, Uuid
+from sqlalchemy import Date, Float, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import UTCDateTime
@@ -50,24 +50,22 @@ class CustomerScore(Base):
     rfm_r: Mapped[int | None] = mapped_column(Integer)
     rfm_f: Mapped[int | None] = mapped_column(Integer)
     rfm_m: Mapped[int | None] = mapped_column(Integer)
-    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    rfm_segment: Mapped[str | None] = mapped_column(String(32))
     clv_simple: Mapped[Decimal | None] = mapped_column(Money)
     clv_discounted: Mapped[Decimal | None] = mapped_column(Money)
     clv_probabilistic: Mapped[Decimal | None] = mapped_column(Money)
     p_alive: Mapped[float | None] = mapped_column(Float)
     expected_purchases: Mapped[float | None] = mapped_column(Float)
     abc_value: Mapped[float] = mapped_column(Float)
-    abc_class: Mapped[str] = mapped_column(String(1), index=True)
+    abc_class: Mapped[str] = mapped_column(String(1))
     key_customer_kind: Mapped[str | None] = mapped_column(String(16))
-    value_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    value_segment: Mapped[str | None] = mapped_column(String(32))
     segment_rule: Mapped[str | None] = mapped_column(String(32))
     loyalty_stage: Mapped[str] = mapped_column(String(16))
     relationship_level: Mapped[str | None] = mapped_column(String(16))
-    churn_risk: Mapped[float | None] = mapped_column(Float, index=True)
+    churn_risk: Mapped[float | None] = mapped_column(Float)
     churn_reasons: Mapped[int] = mapped_column(Integer)
     lifecycle_suggestion: Mapped[str | None] = mapped_column(String(16))
-    care_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    care_status: Mapped[str | None] = mapped_column(String(16))
     care_due_date: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = (Index("ix_customer_score_care_due_date", "care_due_date"),)

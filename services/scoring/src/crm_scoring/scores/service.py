@@ -47,9 +47,14 @@ async def rescore(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[str, 
     pop = await stats.load(session, as_of=now, settings=settings, ids=ids)
     if not len(pop):
         return {"segment_changed": 0, "churn_risk_raised": 0}
-    arrays = engine.score(pop, model, settings)
-    rows = writer.rows(pop, arrays, run_id=row.run_id if row else None, now=now)
-    return await writer.write(session, rows, warning_threshold=settings.churn_warning_threshold)
+    columns = writer.staged(pop, engine.score(pop, model, settings))
+    stamp = writer.Stamp(
+        run_id=row.run_id if row else None,
+        as_of=now,
+        scored_at=now,
+        warning_threshold=settings.churn_warning_threshold,
+    )
+    return await writer.write(session, pop, columns, stamp)
 
 
 async def drain(session: AsyncSession, limit: int = 500) -> int:
