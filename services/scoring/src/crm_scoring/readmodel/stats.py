@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_scoring import pgcopy
@@ -147,21 +148,27 @@ async def load(
         .group_by(OrderFact.customer_id, day)
         .subquery()
     )
-    ranked = select(per_day, func.min(per_day.c.day).over(partition_by=per_day.c.cid).label("first")).subquery()
+    if _is_postgres(session):
+        # the amount of the earliest day: the least [day, amount] pair, no window over the days
+        source: Any = per_day
+        first_amount: Any = func.min(array((_day_number(session, per_day.c.day), per_day.c.amount)))[2]
+    else:
+        source = select(per_day, func.min(per_day.c.day).over(partition_by=per_day.c.cid).label("first")).subquery()
+        first_amount = func.sum(case((source.c.day == source.c.first, source.c.amount), else_=0.0))
     per_customer = (
         select(
-            ranked.c.cid,
+            source.c.cid,
             func.count().label("days"),
-            _day_number(session, func.min(ranked.c.day)).label("first_day"),
-            _day_number(session, func.max(ranked.c.day)).label("last_day"),
-            func.sum(ranked.c.amount).label("total"),
-            func.sum(case((ranked.c.day == ranked.c.first, ranked.c.amount), else_=0.0)).label("first_amount"),
-            func.sum(ranked.c.profit).label("profit"),
-            func.sum(ranked.c.w_orders).label("window_orders"),
-            func.sum(ranked.c.w_spend).label("window_spend"),
-            func.sum(ranked.c.y_profit).label("annual_profit"),
+            _day_number(session, func.min(source.c.day)).label("first_day"),
+            _day_number(session, func.max(source.c.day)).label("last_day"),
+            func.sum(source.c.amount).label("total"),
+            first_amount.label("first_amount"),
+            func.sum(source.c.profit).label("profit"),
+            func.sum(source.c.w_orders).label("window_orders"),
+            func.sum(source.c.w_spend).label("window_spend"),
+            func.sum(source.c.y_profit).label("annual_profit"),
         )
-        .group_by(ranked.c.cid)
+        .group_by(source.c.cid)
         .subquery()
     )
     live = (CustomerRef.deleted.is_(False), CustomerRef.erased.is_(False), CustomerRef.merged_into.is_(None))
@@ -186,9 +193,9 @@ async def load(
         arrays = [np.array([row[k] for row in rows], dtype=np.float64).reshape(len(rows)) for k in range(1, 10)]
     population = Population(as_of=as_of, keys=keys)
     cols, n = population.columns, len(keys)
-    for name, array in zip(ORDER_COLUMNS, arrays, strict=True):
+    for name, values_of in zip(ORDER_COLUMNS, arrays, strict=True):
         # counts and sums over no purchase are zero; first and last day stay NaN
-        cols[name] = array if name in ("first_day", "last_day") else np.nan_to_num(array, nan=0.0)
+        cols[name] = values_of if name in ("first_day", "last_day") else np.nan_to_num(values_of, nan=0.0)
     for name in ("referrals", "open_complaints", "sla_breaches"):
         cols[name] = np.zeros(n)
     for name in ("satisfaction", "nps", "csat", "contact_day", "follow_up"):
