@@ -1,7 +1,7 @@
 """Writing scores in bulk and publishing what changed through the outbox.
 
 Scores are first laid out as one array per stored column (`staged`): numbers as float64 with NaN
-for "none", labels as object arrays. From there PostgreSQL takes them by binary COPY into a
+for "none" (money in whole cents), labels as object arrays. From there PostgreSQL takes them by binary COPY into a
 temporary table, and one statement each publishes the change events and upserts the scores, so no
 Python object is made per customer. Elsewhere (SQLite) they become rows for multi-row upserts.
 
@@ -152,6 +152,9 @@ def staged(pop: Population, s: dict[str, Any]) -> Staged:
     for name, kind in KINDS.items():
         if kind != "label":  # inf is no more a stored number than NaN
             values = np.asarray(out[name], dtype=np.float64)
+            if kind == "money":  # whole cents, rounded half to even once for both write paths
+                with np.errstate(invalid="ignore", over="ignore"):
+                    values = np.round(values * 100.0)
             out[name] = np.where(np.isfinite(values), values, nan)
     return out
 
@@ -165,7 +168,7 @@ def _python(kind: Kind, value: Any) -> Any:
     if kind in ("count", "integer"):
         return int(v)
     if kind == "money":
-        return Decimal(f"{v:.2f}")
+        return Decimal(int(v)).scaleb(-2)
     if kind == "date":
         return date.fromordinal(int(v))
     if kind == "time":
@@ -219,7 +222,7 @@ def _stored(name: str, kind: Kind) -> str:
     return {
         "integer": f"CAST({value} AS integer)",
         "float": value,
-        "money": f"round(CAST({value} AS numeric), 2)",
+        "money": f"CAST(CAST({value} AS bigint) AS numeric) * 0.01",
         "date": f"DATE '0001-01-01' + (CAST({value} AS integer) - 1)",
         "time": f"to_timestamp({value})",
     }[kind]
