@@ -213,3 +213,20 @@ async def test_a_run_writes_in_chunks_through_several_connections(
     assert set(scores) == set(ids.values()) and {s["version"] for s in scores.values()} == {1}
     raised = [e for e in await published(db) if e[0] == "score.churn_risk_raised"]
     assert job["counts"]["churn_risk_raised"] == len(raised) >= 1
+
+
+async def test_bulk_writes_in_one_transaction_each_store_their_own_customers(db: Maker, database_url: str) -> None:
+    postgres_only(database_url)
+    ids = await shop(db)
+    async with db.begin() as session:
+        pop = await stats.load(session, as_of=NOW, settings=SETTINGS)
+    columns = writer.staged(pop, engine.score(pop, engine.fit(pop, SETTINGS), SETTINGS))
+    stamp = writer.Stamp(run_id=None, as_of=NOW, scored_at=NOW, warning_threshold=0.5)
+    lost = pop.ids.index(ids["old"])  # raises an event: written first, it must not be published again
+    async with db.begin() as session:
+        for start, stop in ((lost, lost + 1), (0, lost), (lost + 1, len(pop))):
+            await writer.write(session, pop, columns, stamp, start=start, stop=stop)
+    scores = await stored(db)
+    assert set(scores) == set(pop.ids) and {s["version"] for s in scores.values()} == {1}
+    events = [(kind, customer) for kind, customer, _, _ in await published(db)]
+    assert events and len(events) == len(set(events))  # no customer's event published twice

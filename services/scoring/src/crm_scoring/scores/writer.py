@@ -306,6 +306,8 @@ async def _copy_and_upsert(
         return {"segment_changed": 0, "churn_risk_raised": 0}
     for ddl in (_CREATE_STAGE, _CREATE_EVENT_STAGE):
         await session.execute(text(ddl))
+    for stage in (STAGE, EVENT_STAGE):  # emptied at commit; emptied here for a second write in one transaction
+        await session.execute(text(f"DELETE FROM {stage}"))  # noqa: S608
     payload: dict[str, tuple[pgcopy.Kind, NDArray[Any]]] = {"customer_id": ("uuid", keys)}
     params: dict[str, Any] = {
         "run_id": stamp.run_id,
