@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
+from crm_chassis.events import Event
 from crm_feedback.db import infra
+from crm_feedback.readmodel.handlers import HANDLERS
 from crm_feedback.readmodel.models import CustomerRef
 
 PROBLEM = "application/problem+json"
@@ -67,3 +70,18 @@ async def make_customer(db: async_sessionmaker[AsyncSession], **overrides: Any) 
     async with db.begin() as session:
         session.add(CustomerRef(**values))
     return uuid.UUID(str(values["id"]))
+
+
+async def apply(db: async_sessionmaker[AsyncSession], type: str, data: dict[str, Any], version: int = 5) -> None:
+    """Apply one `customer.*` event with the handler the consumer would use, in its own transaction."""
+    event = Event(
+        id=uuid.uuid4(),
+        seq=1,
+        type=type,
+        occurred_at=datetime.now(UTC),
+        aggregate_id=str(data.get("id") or data.get("duplicate_id")),
+        version=version,
+        data=data,
+    )
+    async with db.begin() as session:
+        await HANDLERS[type](session, event)

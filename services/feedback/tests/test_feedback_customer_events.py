@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
-from feedback_helpers import act, create_complaint, make_customer
+from feedback_helpers import act, apply, create_complaint, make_customer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_chassis.events import Event
-from crm_feedback.readmodel.handlers import HANDLERS
-
 Db = async_sessionmaker[AsyncSession]
-
-
-async def apply(db: Db, type: str, data: dict[str, Any], version: int = 5) -> None:
-    event = Event(
-        id=uuid.uuid4(),
-        seq=1,
-        type=type,
-        occurred_at=datetime.now(UTC),
-        aggregate_id=str(data.get("id") or data.get("duplicate_id")),
-        version=version,
-        data=data,
-    )
-    async with db.begin() as session:
-        await HANDLERS[type](session, event)
 
 
 async def test_erasure_blanks_free_text_and_keeps_numbers(

@@ -1,7 +1,7 @@
 """Every ORM model of the service, imported so that the metadata knows all tables."""
 
 from crm_feedback.complaints.models import Complaint, ComplaintHistory
-from crm_feedback.readmodel.models import CustomerRef
+from crm_feedback.readmodel.models import CustomerRef, MergedRecord
 from crm_feedback.service_records.models import ServiceRecord
 from crm_feedback.sla.models import SlaPolicy
 from crm_feedback.suggestions.models import Suggestion
@@ -11,6 +11,7 @@ __all__ = [
     "Complaint",
     "ComplaintHistory",
     "CustomerRef",
+    "MergedRecord",
     "ServiceRecord",
     "SlaPolicy",
     "Suggestion",

@@ -1,7 +1,8 @@
 """Keeps `customer_ref` in step with the customer service's events.
 
 Each handler is idempotent and ignores versions older than the one stored, so a replayed or
-reordered event changes nothing.
+reordered event changes nothing. A merge moves the duplicate's records to the survivor and an
+undone merge moves the same records back.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ async def on_customer_erased(session: AsyncSession, event: Event) -> None:
 
 
 class MergeFacts(BaseModel):
+    """The fields of `customer.merged` and `customer.unmerged` payloads this service reads."""
+
     model_config = ConfigDict(extra="ignore")
 
     survivor_id: uuid.UUID
@@ -75,7 +78,15 @@ class MergeFacts(BaseModel):
 
 async def on_customer_merged(session: AsyncSession, event: Event) -> None:
     facts = MergeFacts.model_validate(event.data)
-    await customer_records.merge(session, facts.survivor_id, facts.duplicate_id)
+    await customer_records.merge(session, facts.survivor_id, facts.duplicate_id, event.occurred_at)
+
+
+async def on_customer_unmerged(session: AsyncSession, event: Event) -> None:
+    # Feedback's merge changes only which customer its records point to (their owner, and so who
+    # may see them, follows from `customer_ref`), so moving the records back is the whole undo;
+    # the customer service follows this event with `customer.updated` for both customers.
+    facts = MergeFacts.model_validate(event.data)
+    await customer_records.unmerge(session, facts.survivor_id, facts.duplicate_id)
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -84,4 +95,5 @@ HANDLERS: Mapping[str, Handler] = {
     "customer.deleted": on_customer_deleted,
     "customer.erased": on_customer_erased,
     "customer.merged": on_customer_merged,
+    "customer.unmerged": on_customer_unmerged,
 }

@@ -24,3 +24,19 @@ class CustomerRef(Base):
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MergedRecord(Base):
+    """A record of ours that `customer.merged` moved from the duplicate to the survivor.
+
+    Kept until the merge is undone, so that `customer.unmerged` moves back exactly these records and
+    leaves on the survivor what was filed there after the merge.
+    """
+
+    __tablename__ = "merged_record"
+
+    survivor_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    duplicate_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
