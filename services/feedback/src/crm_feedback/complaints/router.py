@@ -11,6 +11,7 @@ from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
 from crm_feedback import access
+from crm_feedback.common.customers import ensure_not_merged
 from crm_feedback.common.deps import SettingsDep, created
 from crm_feedback.complaints import service as complaint_service
 from crm_feedback.complaints import views
@@ -47,6 +48,7 @@ async def _read(session: SessionDep, complaint: Complaint, response: Response) -
 async def create_complaint(
     body: ComplaintCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ComplaintRead:
+    await ensure_not_merged(session, [body.customer_id])  # as the customer service answers: before access
     if not await access.can_see_customer(session, principal, body.customer_id):
         raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
     complaint = await complaint_service.create(session, data=body, actor=principal.subject)

@@ -1,8 +1,9 @@
 """Keeps `customer_ref` in step with the customer service's events.
 
 Each handler is idempotent and ignores versions older than the one stored, so a replayed or
-reordered event changes nothing. A merge moves the duplicate's records to the survivor and an
-undone merge moves the same records back.
+reordered event changes nothing. A merge marks the duplicate merged into the survivor (no new
+records for it) and moves its records there; an undone merge clears the mark and moves the same
+records back.
 """
 
 from __future__ import annotations
@@ -78,14 +79,30 @@ class MergeFacts(BaseModel):
 
 async def on_customer_merged(session: AsyncSession, event: Event) -> None:
     facts = MergeFacts.model_validate(event.data)
+    # Marked (and its row locked) before the records move: a write naming the duplicate takes a
+    # shared lock on this row first, so it either finishes before and its record moves with the
+    # rest, or waits and is refused as merged. The ref's version is left alone: the merge is not
+    # a change of the customer's facts, and `customer.updated` events keep their order.
+    ref = await session.get(CustomerRef, facts.duplicate_id, with_for_update=True)
+    if ref is None:
+        ref = CustomerRef(
+            id=facts.duplicate_id, kind="individual", display_name="", version=0, updated_at=event.occurred_at
+        )
+        session.add(ref)
+    ref.merged_into = facts.survivor_id
+    await session.flush()
     await customer_records.merge(session, facts.survivor_id, facts.duplicate_id, event.occurred_at)
 
 
 async def on_customer_unmerged(session: AsyncSession, event: Event) -> None:
     # Feedback's merge changes only which customer its records point to (their owner, and so who
-    # may see them, follows from `customer_ref`), so moving the records back is the whole undo;
-    # the customer service follows this event with `customer.updated` for both customers.
+    # may see them, follows from `customer_ref`) and marks the duplicate merged, so moving the
+    # records back and clearing the mark is the whole undo; the customer service follows this
+    # event with `customer.updated` for both customers.
     facts = MergeFacts.model_validate(event.data)
+    ref = await session.get(CustomerRef, facts.duplicate_id, with_for_update=True)
+    if ref is not None and ref.merged_into == facts.survivor_id:
+        ref.merged_into = None
     await customer_records.unmerge(session, facts.survivor_id, facts.duplicate_id)
 
 

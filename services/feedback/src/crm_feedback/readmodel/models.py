@@ -22,6 +22,8 @@ class CustomerRef(Base):
     lifecycle_stage: Mapped[str | None] = mapped_column(String(16))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The survivor this customer was merged into, until the merge is undone: no new records for it.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

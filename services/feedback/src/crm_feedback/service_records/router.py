@@ -11,6 +11,7 @@ from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
 from crm_feedback import access
+from crm_feedback.common.customers import ensure_not_merged
 from crm_feedback.common.deps import created
 from crm_feedback.service_records import service as record_service
 from crm_feedback.service_records.models import ServiceRecord
@@ -42,6 +43,7 @@ def _read(record: ServiceRecord, response: Response) -> ServiceRecordRead:
 async def create_record(
     body: ServiceRecordCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ServiceRecordRead:
+    await ensure_not_merged(session, [body.customer_id])  # as the customer service answers: before access
     if not await access.can_see_customer(session, principal, body.customer_id):
         raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
     record = await record_service.create(session, data=body, actor=principal.subject)

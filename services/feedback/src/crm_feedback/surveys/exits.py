@@ -30,7 +30,7 @@ def scoring_handlers(settings: Settings) -> Mapping[str, Handler]:
         if facts.lifecycle_suggestion != "lost":
             return
         if await unknown_customers(session, [facts.customer_id]):
-            return
+            return  # unknown, deleted, erased or merged away: nobody to ask
         await survey_invitations.invite_to_exit_survey(session, customer_id=facts.customer_id, settings=settings)
 
     return {"score.churn_risk_raised": on_churn_risk_raised}

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Unprocessable
-from crm_feedback.common.customers import unknown_customer_error, unknown_customers
+from crm_feedback.common.customers import ensure_not_merged, unknown_customer_error, unknown_customers
 from crm_feedback.common.enums import SurveyChannel
 from crm_feedback.config import Settings
 from crm_feedback.surveys import repository as survey_repo
@@ -57,6 +57,7 @@ async def invite(
         )
     if not survey.active:
         raise Conflict("the survey is not active", code="survey_inactive")
+    await ensure_not_merged(session, data.customer_ids, "customer_ids")
     missing = await unknown_customers(session, data.customer_ids)
     if missing:
         errors = [

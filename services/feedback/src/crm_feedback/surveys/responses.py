@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Gone, NotFound, Unprocessable
 from crm_feedback import events
-from crm_feedback.common.customers import ensure_customer
+from crm_feedback.common.customers import ensure_customer, ensure_not_merged
 from crm_feedback.surveys import answers as answer_rules
 from crm_feedback.surveys import repository as survey_repo
 from crm_feedback.surveys import service as survey_service
@@ -111,6 +111,10 @@ async def respond_with_token(session: AsyncSession, *, data: TokenResponseCreate
     if invitation is None:
         raise NotFound("no invitation has this token", code="invitation_not_found")
     _usable(invitation)
+    if invitation.customer_id is not None:
+        # A merge moves the invitation to the survivor with the rest, so the answer lands there;
+        # one still naming a merged-away customer is refused rather than stored on it.
+        await ensure_not_merged(session, [invitation.customer_id])
     survey = await survey_repo.get(session, invitation.survey_id)
     if survey is None or not survey.active:
         raise Conflict("the survey is closed", code="survey_inactive")
@@ -152,6 +156,8 @@ async def respond_by_staff(
         raise _field_error("subject", "not_allowed", "only mystery-shopping answers have a subject")
     invitation = None
     customer_id = data.customer_id
+    if customer_id is not None:
+        await ensure_not_merged(session, [customer_id])
     if data.invitation_id is not None:
         invitation = await survey_repo.get_invitation(session, data.invitation_id)
         if invitation is None or invitation.survey_id != survey.id:
@@ -159,6 +165,8 @@ async def respond_by_staff(
         if customer_id is not None and customer_id != invitation.customer_id:
             raise _field_error("customer_id", "mismatch", "the invitation is for another customer")
         _usable(invitation)
+        if customer_id is None and invitation.customer_id is not None:
+            await ensure_not_merged(session, [invitation.customer_id])
         customer_id = invitation.customer_id
     elif customer_id is None:
         raise _field_error("customer_id", "required", "give invitation_id or customer_id")
