@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from crm_customer.db import metadata
 from crm_customer.main import create_app
 
 ALEMBIC_INI = Path(__file__).parents[1] / "alembic.ini"
+# The suite runs with --import-mode=importlib: make `customer_import_helpers` importable by the test modules.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -41,3 +44,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def db(app: FastAPI, client: httpx.AsyncClient) -> object:
     """The app's sessionmaker: open short sessions with it (a held SQLite transaction blocks writers)."""
     return app.state.sessionmaker
+
+
+@pytest.fixture
+async def data_dir(app: FastAPI, tmp_path: Path) -> AsyncIterator[Path]:
+    """Spooled uploads and exported files go to a scratch directory, not the working tree."""
+    settings = app.state.settings
+    before = settings.data_dir
+    settings.data_dir = tmp_path
+    yield tmp_path
+    settings.data_dir = before

@@ -2,73 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import func, select
+from customer_import_helpers import counts, events_of, post_csv, run_import
 
 from crm_chassis.testing import internal_headers
 from crm_customer.config import Settings
-from crm_customer.db import infra
 from crm_customer.main import create_app
 
 WHEN = "2026-03-01T10:00:00+08:00"
-
-
-@pytest.fixture(autouse=True)
-async def data_dir(app: FastAPI, tmp_path: Path) -> AsyncIterator[Path]:
-    """Spooled uploads and exported files go to a scratch directory, not the working tree."""
-    settings = app.state.settings
-    before = settings.data_dir
-    settings.data_dir = tmp_path
-    yield tmp_path
-    settings.data_dir = before
-
-
-async def wait_for(client: httpx.AsyncClient, path: str) -> dict[str, Any]:
-    for _ in range(1000):
-        body: dict[str, Any] = (await client.get(path)).json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} did not finish")
-
-
-async def post_csv(client: httpx.AsyncClient, kind: str, content: str | bytes, **params: str) -> httpx.Response:
-    data = content.encode() if isinstance(content, str) else content
-    files = {"file": ("data.csv", data, "text/csv")}
-    return await client.post("/imports", params={"kind": kind, **params}, files=files)
-
-
-async def run_import(client: httpx.AsyncClient, kind: str, content: str | bytes, **params: str) -> dict[str, Any]:
-    response = await post_csv(client, kind, content, **params)
-    assert response.status_code == 202, response.text
-    assert response.headers["location"] == f"/imports/{response.json()['id']}"
-    assert response.json()["status"] in ("queued", "running", "succeeded")
-    return await wait_for(client, response.headers["location"])
-
-
-def counts(job: dict[str, Any]) -> tuple[int, int, int, int]:
-    c = job["counts"]
-    return c["created"], c["updated"], c["skipped"], c["failed"]
+pytestmark = pytest.mark.usefixtures("data_dir")  # uploads go to a scratch directory
 
 
 async def find(client: httpx.AsyncClient, **query: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = (await client.get("/customers", params=query)).json()["items"]
     return items
-
-
-async def events_of(db: Any, type: str) -> int:
-    async with db() as session:
-        return int(await session.scalar(select(func.count()).where(infra.outbox.c.type == type)))
 
 
 async def test_customers_are_upserted_by_external_ref_email_and_phone(client: httpx.AsyncClient, db: Any) -> None:
@@ -200,6 +153,7 @@ async def test_default_mode_writes_good_rows_and_reports_bad_ones(client: httpx.
         (5, "customer_external_ref"),
     ]
     assert "XYZ" in job["errors"][1]["message"]
+    assert [e["code"] for e in job["errors"]] == ["decimal_parsing", "value_error", "unknown_customer"]
     page = (await client.get(f"/imports/{job['id']}/errors", params={"limit": 2})).json()
     assert [e["row"] for e in page["items"]] == [3, 4]
     rest = (await client.get(f"/imports/{job['id']}/errors", params={"cursor": page["next_cursor"]})).json()
@@ -210,8 +164,12 @@ async def test_default_mode_writes_good_rows_and_reports_bad_ones(client: httpx.
         assert download.headers["content-type"].startswith("text/csv")
         assert download.content.startswith(b"\xef\xbb\xbf")
         rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
-        assert rows[0] == ["row", "column", "message"]
-        assert [r[:2] for r in rows[1:]] == [["3", "amount"], ["4", "currency"], ["5", "customer_external_ref"]]
+        assert rows[0] == ["row", "column", "code", "message"]
+        assert [r[:3] for r in rows[1:]] == [
+            ["3", "amount", "decimal_parsing"],
+            ["4", "currency", "value_error"],
+            ["5", "customer_external_ref", "unknown_customer"],
+        ]
 
 
 async def test_atomic_import_with_a_bad_row_writes_nothing(client: httpx.AsyncClient, db: Any) -> None:

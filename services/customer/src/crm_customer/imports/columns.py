@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from crm_chassis.errors import Unprocessable
+from crm_customer.imports.outcome import Problem
 
 # Spreadsheet formula starters; an export writes such a cell with a leading `'`, an import removes it.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -28,14 +29,18 @@ class KindSpec:
     natural_key: str
     read_model: type[BaseModel] | None = None  # an export's extra columns are accepted and ignored
     one_of: tuple[frozenset[str], ...] = ()  # each group: at least one of these columns must be present
+    # Other shapes a row may take (an order row that is a refund): their fields are columns too.
+    variants: tuple[type[BaseModel], ...] = ()
+    columns: frozenset[str] = field(init=False)
     ignored: frozenset[str] = field(init=False)
     list_columns: frozenset[str] = field(init=False)
     json_columns: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        fields = self.model.model_fields
+        fields = {name: info for m in (*self.variants, self.model) for name, info in m.model_fields.items()}
         extra = set(self.read_model.model_fields) - set(fields) if self.read_model else set()
         shapes = {name: _shape(info.annotation) for name, info in fields.items()}
+        object.__setattr__(self, "columns", frozenset(fields))
         object.__setattr__(self, "ignored", frozenset(extra))
         object.__setattr__(self, "list_columns", frozenset(n for n, s in shapes.items() if s == "list"))
         object.__setattr__(self, "json_columns", frozenset(n for n, s in shapes.items() if s == "json"))
@@ -70,7 +75,7 @@ def _is_model(annotation: Any) -> bool:
 def check_header(spec: KindSpec, header: list[str]) -> list[str]:
     """The header's column names, normalised; 422 naming every unknown, duplicate or missing column."""
     columns = [name.strip().lower() for name in header]
-    allowed = set(spec.model.model_fields) | spec.ignored
+    allowed = spec.columns | spec.ignored
     if not any(name in allowed for name in columns):
         raise Unprocessable.field(
             "file",
@@ -104,12 +109,13 @@ def unescape(cell: str) -> str:
     return cell
 
 
-def row_values(spec: KindSpec, columns: list[str], cells: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The row as input for the kind's schema, and (column, message) for cells that cannot be read."""
+def row_values(spec: KindSpec, columns: list[str], cells: list[str]) -> tuple[dict[str, Any], list[Problem]]:
+    """The row as input for the kind's schema, and the problems of cells that cannot be read."""
     values: dict[str, Any] = {}
-    errors: list[tuple[str, str]] = []
+    errors: list[Problem] = []
     if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
-        errors.append(("", f"the row has {len(cells)} cells but the header names {len(columns)} columns"))
+        message = f"the row has {len(cells)} cells but the header names {len(columns)} columns"
+        errors.append(Problem("", "too_many_cells", message))
     for name, raw in zip(columns, cells, strict=False):
         if name in spec.ignored:
             continue
@@ -122,7 +128,7 @@ def row_values(spec: KindSpec, columns: list[str], cells: list[str]) -> tuple[di
             try:
                 values[name] = json.loads(cell)
             except ValueError as exc:
-                errors.append((name, f"not valid JSON: {exc}"))
+                errors.append(Problem(name, "json_invalid", f"not valid JSON: {exc}"))
         else:
             values[name] = cell
     return values, errors

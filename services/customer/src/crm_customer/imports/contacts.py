@@ -21,7 +21,7 @@ from crm_customer.contacts.schemas import ContactCreate, ContactRead
 from crm_customer.customers import service as customer_service
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
-from crm_customer.imports.outcome import ChunkOutcome, Row, from_app_error, from_validation, savepoint
+from crm_customer.imports.outcome import CONFLICTED, ChunkOutcome, Row, from_app_error, from_validation, savepoint
 
 
 class ContactRow(ContactCreate):
@@ -72,7 +72,7 @@ async def process(session: AsyncSession, columns: list[str], rows: list[Row], ct
             out.fail(number, from_app_error(exc))
             continue
         except IntegrityError:
-            out.fail(number, [("", "the row conflicts with data written meanwhile; import it again")])
+            out.fail(number, [CONFLICTED])
             continue
         out.created += 1
     return out

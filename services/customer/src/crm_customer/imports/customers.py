@@ -16,7 +16,15 @@ from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
-from crm_customer.imports.outcome import ChunkOutcome, Row, from_app_error, from_validation, one_of, savepoint
+from crm_customer.imports.outcome import (
+    CONFLICTED,
+    ChunkOutcome,
+    Row,
+    from_app_error,
+    from_validation,
+    one_of,
+    savepoint,
+)
 
 SPEC = KindSpec(
     model=CustomerCreate,
@@ -136,7 +144,7 @@ async def _apply(
                 isolate.fail(number, from_app_error(exc))
                 continue
             except IntegrityError:
-                isolate.fail(number, [("", "the row conflicts with data written meanwhile; import it again")])
+                isolate.fail(number, [CONFLICTED])
                 continue
         if key is not None:
             existing[key] = [customer]  # a later row of the file with this key updates it

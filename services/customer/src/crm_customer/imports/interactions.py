@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_chassis.errors import AppError
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
-from crm_customer.imports.outcome import ChunkOutcome, Row, from_app_error, from_validation, one_of, savepoint
+from crm_customer.imports.outcome import (
+    CONFLICTED,
+    ChunkOutcome,
+    Row,
+    from_app_error,
+    from_validation,
+    one_of,
+    savepoint,
+)
 from crm_customer.interactions import service as interaction_service
 from crm_customer.interactions.models import Interaction
 from crm_customer.interactions.schemas import InteractionCreate, InteractionRead
@@ -63,7 +71,7 @@ async def process(session: AsyncSession, columns: list[str], rows: list[Row], ct
             out.fail(number, from_app_error(exc))
             continue
         except IntegrityError:
-            out.fail(number, [("", "the row conflicts with data written meanwhile; import it again")])
+            out.fail(number, [CONFLICTED])
             continue
         logged.add(_key(data))
         out.created += 1

@@ -58,6 +58,9 @@ class ImportRowError(Base):
     # Counted as a spreadsheet shows it: the header is row 1, the first record row 2.
     row_number: Mapped[int] = mapped_column(Integer)
     column_name: Mapped[str | None] = mapped_column(String(100))
+    # The API's error code for the same fault (`unknown_customer`, `greater_than`...); null on errors
+    # recorded before codes were kept.
+    code: Mapped[str | None] = mapped_column(String(50))
     message: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_import_error_job_id_row_number_seq", "job_id", "row_number", "seq"),)

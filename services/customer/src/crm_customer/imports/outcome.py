@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, bindparam
@@ -16,13 +16,30 @@ from crm_chassis.errors import AppError
 Row = tuple[int, list[str]]  # (row number as a spreadsheet shows it, cells)
 
 # Conflicts carry no field; these codes say which column they are about.
-_CONFLICT_COLUMNS = {"duplicate_external_ref": "external_ref", "duplicate_contact": "customer_id"}
+_CONFLICT_COLUMNS = {
+    "duplicate_external_ref": "external_ref",
+    "duplicate_contact": "customer_id",
+    "refund_exceeds_amount": "amount",
+}
+
+
+class Problem(NamedTuple):
+    """What is wrong with a row: the column at fault ("" for the whole row), a stable code, a message."""
+
+    column: str
+    code: str
+    message: str
+
+
+# A unique key that the chunk's own checks found free was taken by another writer meanwhile.
+CONFLICTED = Problem("", "concurrent_write", "the row conflicts with data written meanwhile; import it again")
 
 
 @dataclass(frozen=True)
 class RowError:
     row: int
     column: str | None
+    code: str
     message: str
 
 
@@ -34,9 +51,9 @@ class ChunkOutcome:
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
 
-    def fail(self, row: int, problems: list[tuple[str, str]]) -> None:
+    def fail(self, row: int, problems: list[Problem]) -> None:
         self.failed += 1
-        self.errors += [RowError(row, column or None, message) for column, message in problems]
+        self.errors += [RowError(row, p.column or None, p.code, p.message) for p in problems]
 
     def add(self, other: ChunkOutcome) -> None:
         self.created += other.created
@@ -46,21 +63,27 @@ class ChunkOutcome:
         self.errors += other.errors
 
 
-def from_validation(exc: ValidationError) -> list[tuple[str, str]]:
+def from_validation(exc: ValidationError) -> list[Problem]:
+    """The schema's complaints, coded as the API codes them (pydantic's error type)."""
     problems = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
         column = loc[0] if loc else ""
         where = ".".join(loc[1:])
         message = err.get("msg", "invalid value")
-        problems.append((column, f"{where}: {message}" if where else message))
+        problems.append(Problem(column, err.get("type", "invalid"), f"{where}: {message}" if where else message))
     return problems
 
 
-def from_app_error(exc: AppError) -> list[tuple[str, str]]:
+def from_app_error(exc: AppError, columns: Mapping[str, str] | None = None) -> list[Problem]:
+    """The service's refusal with the API's codes; `columns` names the column of field-less codes."""
     if exc.errors:
-        return [(str(e.get("field", "")), str(e.get("message", exc.detail))) for e in exc.errors]
-    return [(_CONFLICT_COLUMNS.get(exc.code, ""), exc.detail)]
+        return [
+            Problem(str(e.get("field", "")), str(e.get("code", exc.code)), str(e.get("message", exc.detail)))
+            for e in exc.errors
+        ]
+    column = (columns or {}).get(exc.code) or _CONFLICT_COLUMNS.get(exc.code, "")
+    return [Problem(column, exc.code, exc.detail)]
 
 
 @asynccontextmanager

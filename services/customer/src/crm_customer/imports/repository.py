@@ -74,7 +74,10 @@ async def record_chunk(
         )
     )
     if errors:
-        rows = [{"job_id": job_id, "row_number": e.row, "column_name": e.column, "message": e.message} for e in errors]
+        rows = [
+            {"job_id": job_id, "row_number": e.row, "column_name": e.column, "code": e.code, "message": e.message}
+            for e in errors
+        ]
         await session.execute(insert(ImportRowError), rows)
 
 

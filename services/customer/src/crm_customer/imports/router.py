@@ -32,11 +32,16 @@ Checked whole before the job exists: an empty, binary, undecodable or malformed 
 duplicate or missing columns, is refused with 422. Rows are then validated exactly as the API
 validates a single create. Customers are upserted by external_ref, else email, else phone (E.164,
 so `138 0013 8000` matches `+8613800138000`); orders and contact-log entries already recorded are skipped.
+An order row that names a purchase in `refund_of` (its id) or `refund_of_external_ref` (its
+external_ref in the row's source), with a negative amount, is a refund of it under the rules of
+`POST /orders/{id}/refunds`; rows are applied top to bottom, so a purchase goes above its refunds.
 
-Default mode writes the valid rows and reports the others (row numbers count the header as row 1).
-`atomic=true`: all rows or none. `dry_run=true`: nothing is written, the counts say what would be.
-Progress is committed per chunk of 1,000 rows together with the rows themselves; a job cut short
-by a crash is marked failed (after two minutes without progress) and the file can be sent again.
+Default mode writes the valid rows and reports the others, each error with its row (the header is
+row 1), column, code and message. Progress is committed per chunk of 1,000 rows together with the
+rows themselves; a job cut short by a crash is marked failed (after two minutes without progress)
+and the file can be sent again. `atomic=true`: all rows or none. `dry_run=true`: nothing is
+written, the counts and errors say what would be. Both run the file in one transaction, so every
+row sees the rows above it as in a default run; their progress and counts show when they finish.
 """
 router = APIRouter(prefix="/imports", tags=["imports"], lifespan=jobs_lifespan("imports", job_repo.fail_orphans))
 
@@ -130,12 +135,17 @@ async def download_import_errors(
 
 def _errors_csv(sessionmaker: async_sessionmaker[AsyncSession], job_id: uuid.UUID) -> StreamingResponse:
     async def body() -> AsyncIterator[str]:
-        yield cells.BOM + cells.lines([["row", "column", "message"]])
+        yield cells.BOM + cells.lines([["row", "column", "code", "message"]])
         cursor: str | None = None
         while True:
             async with sessionmaker() as session:  # one short read per page, none held while streaming
                 errors, cursor = await job_repo.errors_page(session, job_id, 1000, cursor)
-            yield cells.lines([[str(e.row_number), cells.cell(e.column_name), cells.cell(e.message)] for e in errors])
+            yield cells.lines(
+                [
+                    [str(e.row_number), cells.cell(e.column_name), cells.cell(e.code), cells.cell(e.message)]
+                    for e in errors
+                ]
+            )
             if cursor is None:
                 return
 

@@ -1,14 +1,16 @@
-"""Running an accepted import: the file in chunks, each chunk one transaction, progress per chunk.
+"""Running an accepted import: the file in chunks, progress per chunk.
 
 Default mode commits each chunk with its progress and errors, so a crash leaves whole chunks
-written and never part of a row. `dry_run` rolls every chunk back and keeps only the counts and
-errors. `atomic` writes every chunk in one transaction committed at the end; at the first failed
-row it is rolled back and the remaining rows are only validated, to report all their errors.
+written and never part of a row. `atomic` and `dry_run` write every chunk into one transaction,
+so that each row sees the rows before it exactly as in a default run (a refund finds its purchase
+a thousand rows up), and decide at the end: an atomic import with no failed row commits, anything
+else is rolled back. Their counts and errors are recorded then, so their progress shows at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -60,8 +62,8 @@ class ImportRun:
             async with self.sessionmaker.begin() as session:
                 if not await job_repo.mark_running(session, self.job_id):
                     return  # swept as orphaned before it could start
-            if self.atomic and not self.dry_run:
-                await self._atomic()
+            if self.atomic or self.dry_run:
+                await self._in_one_transaction()
             else:
                 await self._chunked()
         except asyncio.CancelledError:
@@ -79,40 +81,37 @@ class ImportRun:
         for chunk in read_chunks(self.path, self.layout, CHUNK_ROWS):
             async with self.sessionmaker() as session:
                 outcome = await handler(session, self.layout.columns, chunk, self.context)
-                if self.dry_run:
-                    await session.rollback()
                 await job_repo.record_chunk(session, self.job_id, len(chunk), outcome, self.storable(outcome.errors))
                 await session.commit()
             failed += outcome.failed
-        summary = "dry run: nothing was written; the counts say what the import would do" if self.dry_run else None
-        if failed and not self.dry_run:
-            summary = f"{failed} rows failed and were not imported (see errors); the other rows were"
+        summary = f"{failed} rows failed and were not imported (see errors); the other rows were" if failed else None
         async with self.sessionmaker.begin() as session:
             await job_repo.finish(session, self.job_id, JobStatus.succeeded, summary)
 
-    async def _atomic(self) -> None:
+    async def _in_one_transaction(self) -> None:
         handler = KINDS[self.kind][1]
-        totals, done, failed = ChunkOutcome(), 0, False
+        totals, done = ChunkOutcome(), 0
+        errors: list[RowError] = []
         async with self.sessionmaker() as session:
             for chunk in read_chunks(self.path, self.layout, CHUNK_ROWS):
                 outcome = await handler(session, self.layout.columns, chunk, self.context)
                 done += len(chunk)
-                if not failed and not outcome.failed:
-                    totals.add(outcome)
-                    session.expunge_all()  # written rows stay in the transaction, not in memory
-                    continue
-                failed = True
-                await session.rollback()  # nothing will be written: free the database for others now
-                only_failures = ChunkOutcome(failed=outcome.failed)
-                await job_repo.record_chunk(session, self.job_id, done, only_failures, self.storable(outcome.errors))
-                await session.commit()
-                done = 0
-            if failed:
-                summary = "atomic import: some rows failed (see errors), so nothing was written"
-                await job_repo.finish(session, self.job_id, JobStatus.failed, summary)
-            else:
-                await job_repo.record_chunk(session, self.job_id, done, totals, [])
-                await job_repo.finish(session, self.job_id, JobStatus.succeeded, None)
+                errors += self.storable(outcome.errors)
+                totals.add(dataclasses.replace(outcome, errors=[]))
+                session.expunge_all()  # written rows stay in the transaction, not in memory
+            status, summary = JobStatus.succeeded, None
+            if self.dry_run:
+                summary = "dry run: nothing was written; the counts say what the import would do"
+            elif totals.failed:
+                status, summary = (
+                    JobStatus.failed,
+                    "atomic import: some rows failed (see errors), so nothing was written",
+                )
+                totals = ChunkOutcome(failed=totals.failed)
+            if self.dry_run or totals.failed:
+                await session.rollback()
+            await job_repo.record_chunk(session, self.job_id, done, totals, errors)
+            await job_repo.finish(session, self.job_id, status, summary)
             await session.commit()
 
     async def _fail(self, summary: str) -> None:

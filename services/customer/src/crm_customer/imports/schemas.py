@@ -51,11 +51,15 @@ class Counts(BaseModel):
 class RowErrorRead(BaseModel):
     row: int = Field(description="the row as a spreadsheet shows it: the header is row 1, the first record row 2")
     column: str | None = Field(description="the column at fault, null when the row as a whole is")
+    code: str | None = Field(
+        description="stable, as the API codes the same fault (`unknown_customer`, `refund_exceeds_amount`, "
+        "`greater_than`...); null on errors recorded before codes were kept"
+    )
     message: str
 
     @classmethod
     def of(cls, error: ImportRowError) -> RowErrorRead:
-        return cls(row=error.row_number, column=error.column_name, message=error.message)
+        return cls(row=error.row_number, column=error.column_name, code=error.code, message=error.message)
 
 
 class ImportJobRead(BaseModel):
