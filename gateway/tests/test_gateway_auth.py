@@ -125,7 +125,7 @@ async def test_no_token_is_401_with_bearer_challenge(gateway, path):
 def _bad_tokens(gateway: Any, admin_id: str) -> dict[str, str]:
     secret = gateway.app.state.settings.jwt_secret.get_secret_value()
     internal_secret = gateway.app.state.settings.internal_secret.get_secret_value()
-    good = _claims(sub=admin_id)
+    good = _claims(sub=admin_id, jti="a1b2c3")
     return {
         "garbage": "not-a-jwt",
         "expired": jwt.encode(good | {"iat": int(time.time()) - 3600, "exp": int(time.time()) - 600}, secret),
@@ -137,6 +137,8 @@ def _bad_tokens(gateway: Any, admin_id: str) -> dict[str, str]:
         "internal-token": sign_internal_token(Principal(subject=admin_id, kind="user", role="admin"), internal_secret),
         "unknown-user": jwt.encode(good | {"sub": "00000000-0000-0000-0000-000000000000"}, secret),
         "sub-not-uuid": jwt.encode(good | {"sub": "admin"}, secret),
+        # Revocation is by `jti`: a token without one could never be revoked, so it is refused.
+        "no-jti": jwt.encode({k: v for k, v in good.items() if k != "jti"}, secret),
     }
 
 
@@ -153,6 +155,7 @@ def _bad_tokens(gateway: Any, admin_id: str) -> dict[str, str]:
         "internal-token",
         "unknown-user",
         "sub-not-uuid",
+        "no-jti",
     ],
 )
 async def test_invalid_tokens_are_401_with_bearer_challenge(gateway, admin_headers, kind):
@@ -197,3 +200,13 @@ async def test_production_refuses_to_bootstrap_with_the_demo_password(database_u
     with pytest.raises(RuntimeError, match="CRM_BOOTSTRAP_ADMIN_PASSWORD"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_a_well_formed_token_of_the_gateway_is_accepted(gateway, admin_headers):
+    """The counterpart of the refusals above: the same claims, signed right and with a `jti`, pass."""
+    secret = gateway.app.state.settings.jwt_secret.get_secret_value()
+    token = jwt.encode(_claims(sub=await _admin_id(gateway, admin_headers), jti="a1b2c3"), secret)
+
+    response = await gateway.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200

@@ -31,6 +31,7 @@ TABLES = {
     "webhook_event",
     "webhook_delivery",
     "webhook_attempt",
+    "revoked_token",
 }
 
 

@@ -74,6 +74,9 @@ class Settings(ServiceSettings):
     webhook_dispatch_interval_seconds: float = Field(default=1.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1, le=1000)
     webhook_max_concurrency: int = Field(default=10, ge=1, le=500)
+    # After a secret rotation, deliveries are signed with the old secret too for this long, so that
+    # receivers can switch without rejecting anything; a rotation call may ask for another overlap.
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
 
     bootstrap_admin_email: str = Field(default=DEFAULT_ADMIN_EMAIL, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL")
     bootstrap_admin_password: SecretStr = Field(

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -25,7 +26,8 @@ from crm_gateway.access import AccessMiddleware
 from crm_gateway.addresses import parse_networks
 from crm_gateway.audit import AuditLog, dropped_counter
 from crm_gateway.config import Settings
-from crm_gateway.db import SCHEMA, ensure_sqlite_directory
+from crm_gateway.db import SCHEMA, ensure_sqlite_directory, infra
+from crm_gateway.idempotency import GatewayIdempotencyMiddleware, fingerprint_key
 from crm_gateway.ratelimit import TokenBuckets
 from crm_gateway.upstream import UpstreamMetrics, build_clients, close_clients
 from crm_gateway.webhooks import feeds as webhook_feeds
@@ -118,7 +120,13 @@ def create_app(
     app.include_router(proxy.router)  # last: it catches every other /api/v1 path
 
     # Outermost first in a request's path: request id and metrics → address, rate-limit headers
-    # and audit → body limit → routes.
+    # and audit → body limit → Idempotency-Key of the gateway's own POSTs → routes.
+    app.add_middleware(
+        GatewayIdempotencyMiddleware,
+        table=infra.idempotency,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        key=fingerprint_key(settings.jwt_secret.get_secret_value()),
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -69,6 +69,18 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class RevokedToken(Base):
+    """An access token, or every access token of a sign-in session, refused before its expiry
+    (`revocation.py`); kept until the tokens it stops would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+
+    token_id: Mapped[str] = mapped_column(String(80), primary_key=True)  # `jti:<jti>` or `sid:<family id>`
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class LoginFailure(Base):
     """Failed sign-ins counted per key (`account:<email>` or `address:<ip>`), shared by every replica."""
 

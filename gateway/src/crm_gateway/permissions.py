@@ -66,7 +66,9 @@ CLASSES: dict[str, RouteClass] = {
     "surveys.invite": RouteClass(_STAFF, None, "invite customers to a survey"),
     "surveys.respond": RouteClass(_STAFF, "surveys:respond", "submit a survey response"),
     "identity.admin": RouteClass(_ADMIN, None, "users, API keys, audit log"),
-    "webhooks.admin": RouteClass(_ADMIN, None, "partner webhook subscriptions, their deliveries and replays"),
+    "webhooks.admin": RouteClass(
+        _ADMIN, None, "partner webhook subscriptions, their secret rotation, deliveries and replays"
+    ),
 }
 
 

@@ -102,7 +102,14 @@ def apply_rate_limit(request: Request, principal_key: str, route_class: str) -> 
 
 
 async def authorise(request: Request) -> Principal:
-    """The caller, if they may call this route: 401 unknown, 403 not allowed, 404 no route, 429 too many."""
+    """The caller, if they may call this route: 401 unknown, 403 not allowed, 404 no route, 429 too many.
+
+    Decided once per request: when the idempotency middleware had to know the caller before the
+    route ran, the route gets the same answer without a second lookup or rate-limit charge.
+    """
+    decided: Principal | None = getattr(request.state, "authorised_principal", None)
+    if decided is not None:
+        return decided
     principal = await authenticate(request)
     request.state.principal = principal
     segments = service_segments(request)
@@ -114,6 +121,7 @@ async def authorise(request: Request) -> Principal:
     if not permissions.allows(route_class, role=principal.role, scopes=principal.scopes, kind=principal.kind):
         raise _refusal(principal, route_class)
     apply_rate_limit(request, rate_limit_key(principal, request), route_class)
+    request.state.authorised_principal = principal
     return principal
 
 

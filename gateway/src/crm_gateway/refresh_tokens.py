@@ -26,6 +26,7 @@ class Rotation:
     user_id: uuid.UUID | None
     token: str | None
     problem: str | None  # unknown | expired | revoked | reused
+    family_id: uuid.UUID | None = None
 
 
 async def issue(
@@ -56,7 +57,7 @@ async def rotate(session: AsyncSession, token: str, *, ttl_seconds: int) -> Rota
     if found is None:
         return Rotation(None, None, "unknown")
     if found.revoked_at is not None:
-        return Rotation(found.user_id, None, "revoked")
+        return Rotation(found.user_id, None, "revoked", found.family_id)
     # Claimed with a conditional update so that two concurrent uses cannot both succeed.
     claimed = await session.execute(
         update(RefreshToken)
@@ -65,11 +66,11 @@ async def rotate(session: AsyncSession, token: str, *, ttl_seconds: int) -> Rota
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         await revoke_family(session, found.family_id)
-        return Rotation(found.user_id, None, "reused")
+        return Rotation(found.user_id, None, "reused", found.family_id)
     if found.expires_at <= utcnow():
-        return Rotation(found.user_id, None, "expired")
+        return Rotation(found.user_id, None, "expired", found.family_id)
     successor = await issue(session, user_id=found.user_id, ttl_seconds=ttl_seconds, family_id=found.family_id)
-    return Rotation(found.user_id, successor, None)
+    return Rotation(found.user_id, successor, None, found.family_id)
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
@@ -80,11 +81,13 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     )
 
 
-async def revoke_token_family(session: AsyncSession, token: str) -> None:
-    """Sign out: the session the token belongs to ends, whatever state the token is in."""
+async def revoke_token_family(session: AsyncSession, token: str) -> RefreshToken | None:
+    """Sign out: the session the token belongs to ends, whatever state the token is in. The token
+    found (its family and user), or None for a token never issued."""
     found = await _find(session, token)
     if found is not None:
         await revoke_family(session, found.family_id)
+    return found
 
 
 async def revoke_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:

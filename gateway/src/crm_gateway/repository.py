@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.pagination import paginate
+from crm_gateway import revocation
 from crm_gateway.models import Role, UserAccount
 
 
@@ -18,6 +19,18 @@ async def get_by_email(session: AsyncSession, email: str) -> UserAccount | None:
 
 async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> UserAccount | None:
     return await session.get(UserAccount, user_id)
+
+
+async def get_for_token(
+    session: AsyncSession, user_id: uuid.UUID, revocation_keys: list[str]
+) -> tuple[UserAccount | None, bool]:
+    """The user a token names and whether the token is revoked, in one round trip."""
+    row = (
+        await session.execute(
+            select(UserAccount, revocation.revoked(revocation_keys).label("revoked")).where(UserAccount.id == user_id)
+        )
+    ).first()
+    return (None, False) if row is None else (row[0], bool(row[1]))
 
 
 async def add(

@@ -98,7 +98,10 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    key: str = Field(description="the secret: shown only in this response, store it now")
+    key: str | None = Field(
+        description="the secret: shown only in this response, store it now; null in a replay of the "
+        "create (`Idempotent-Replayed: true`), since the secret is never stored"
+    )
 
 
 class ApiKeyPage(BaseModel):

@@ -63,7 +63,8 @@ def issue_access_token(subject: str, secret: str, ttl_seconds: int, **claims: An
 def decode_access_token(token: str, secret: str) -> dict[str, Any]:
     """The claims of a valid token; raises `jwt.PyJWTError` for anything else.
 
-    The algorithm is pinned, so a token that names `none` or another algorithm is refused.
+    The algorithm is pinned, so a token that names `none` or another algorithm is refused, and a
+    token without a `jti` is refused too: revocation (`revocation.py`) is by that id.
     """
     claims: dict[str, Any] = jwt.decode(
         token,
@@ -71,7 +72,7 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any]:
         algorithms=[ALGORITHM],
         audience=AUDIENCE,
         issuer=ISSUER,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"]},
         leeway=5,
     )
     return claims

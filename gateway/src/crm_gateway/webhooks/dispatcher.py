@@ -70,6 +70,8 @@ class Dispatcher:
         # Held past the longest a send can take, so that no other replica sends it meanwhile.
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds * 3 + 30)
         async with self.sessionmaker.begin() as session:
+            # Old secrets past their overlap leave the database as soon as they stop signing.
+            await webhook_repository.forget_retired_secrets(session, now=now)
             jobs = await webhook_repository.claim_due(
                 session, now=now, lease_until=now + lease, limit=self.settings.webhook_batch_size
             )
@@ -105,7 +107,7 @@ class Dispatcher:
             )
             body = body_of(job)
             url, host, extensions = target.request_parts()
-            headers = signing.headers(job.secret, str(job.event_id), int(attempted_at.timestamp()), body) | host
+            headers = signing.headers(job.secrets, str(job.event_id), int(attempted_at.timestamp()), body) | host
             # Streamed and closed unread: a receiver's answer body is never needed, whatever its size.
             async with self.client.stream("POST", url, content=body, headers=headers, extensions=extensions) as reply:
                 status_code = reply.status_code

@@ -33,6 +33,12 @@ class WebhookSubscription(Base):
     # Kept as issued: HMAC signing needs the secret itself, so a hash would not do. Encrypting it
     # with a key held by the same process would add little; see docs/security.md, "Webhooks".
     secret: Mapped[str] = mapped_column(String(100))
+    # Secrets replaced by a rotation that still sign deliveries until their overlap ends, newest
+    # first, as [{"secret": "whsec_…", "until": "<RFC 3339>"}]: receivers switch without a gap.
+    retired_secrets: Mapped[list[dict[str, str]] | None] = mapped_column(JsonValue, default=None)
+    # When the last of them stops signing: lets the dispatcher forget them without reading the JSON.
+    retired_secrets_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Why it stopped: `gone` (the receiver answered 410), `failing`, or `admin`.
     disabled_reason: Mapped[str | None] = mapped_column(String(16), default=None)

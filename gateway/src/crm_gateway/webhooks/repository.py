@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.pagination import paginate
+from crm_gateway.webhooks import signing
 from crm_gateway.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -92,7 +93,7 @@ class Job:
     delivery_id: uuid.UUID
     subscription_id: uuid.UUID
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret first, then those of a rotation still overlapping
     event_id: uuid.UUID
     event_type: str
     occurred_at: datetime
@@ -111,6 +112,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
             WebhookDelivery.subscription_id,
             WebhookSubscription.url,
             WebhookSubscription.secret,
+            WebhookSubscription.retired_secrets,
             WebhookEvent.id.label("event_id"),
             WebhookEvent.type.label("event_type"),
             WebhookEvent.occurred_at,
@@ -128,7 +130,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
         .limit(limit)
         .with_for_update(skip_locked=True, of=WebhookDelivery)
     )
-    jobs = [Job(**row._asdict()) for row in await session.execute(stmt)]
+    jobs = []
+    for row in await session.execute(stmt):
+        fields = row._asdict()
+        overlapping = signing.overlapping(fields.pop("retired_secrets"), now)
+        fields["secrets"] = (fields.pop("secret"), *(entry["secret"] for entry in overlapping))
+        jobs.append(Job(**fields))
     if jobs:
         await session.execute(
             update(WebhookDelivery)
@@ -136,3 +143,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
             .values(next_attempt_at=lease_until)
         )
     return jobs
+
+
+async def forget_retired_secrets(session: AsyncSession, *, now: datetime) -> None:
+    """Drop the old secrets of every subscription whose rotation overlap has ended."""
+    await session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.retired_secrets_until <= now)
+        .values(retired_secrets=null(), retired_secrets_until=None)
+    )

@@ -22,10 +22,12 @@ from crm_gateway.webhooks.schemas import (
     AttemptRead,
     DeliveryPage,
     DeliveryRead,
+    SecretRotation,
     WebhookCreate,
     WebhookCreated,
     WebhookPage,
     WebhookRead,
+    WebhookSecretRotated,
     WebhookUpdate,
 )
 
@@ -103,6 +105,33 @@ async def update_webhook(
     )
     response.headers["ETag"] = etag_for(subscription.version)
     return subscription
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecretRotated)
+async def rotate_secret(
+    webhook_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    principal: AuthorisedDep,
+    body: SecretRotation | None = None,
+) -> WebhookSecretRotated:
+    """Replace the signing secret; the new one is in `secret` in this response only.
+
+    Deliveries are signed with the old secret as well (a second signature in `webhook-signature`)
+    for `overlap_seconds`, so the receiver can switch at leisure; then the old one stops.
+    """
+    overlap = body.overlap_seconds if body is not None else None
+    subscription = await webhook_service.get(session, webhook_id)
+    secret = await webhook_service.rotate_secret(
+        session,
+        subscription,
+        overlap_seconds=settings.webhook_secret_overlap_seconds if overlap is None else overlap,
+        runtime=runtime,
+    )
+    response.headers["ETag"] = etag_for(subscription.version)
+    return WebhookSecretRotated(**WebhookRead.model_validate(subscription).model_dump(), secret=secret)
 
 
 @router.delete("/{webhook_id}", status_code=204)

@@ -11,6 +11,7 @@ from crm_gateway.webhooks import catalogue
 from crm_gateway.webhooks.models import DeliveryStatus
 
 _URL_HELP = "http(s) URL resolving to public addresses only"
+MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 _TYPES_HELP = "event types from docs/events.md, or every type of an aggregate as `order.*`"
 
 
@@ -55,13 +56,39 @@ class WebhookRead(BaseModel):
     disabled_reason: str | None = Field(description="`gone` (410), `failing` or `admin`")
     disabled_at: datetime | None
     consecutive_failures: int
+    secret_rotated_at: datetime | None
+    retired_secrets_until: datetime | None = Field(
+        description="until when deliveries are also signed with secrets replaced by a rotation; null when none are"
+    )
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 
 
 class WebhookCreated(WebhookRead):
-    secret: str = Field(description="the signing secret (`whsec_…`): shown only in this response, store it now")
+    secret: str | None = Field(
+        description="the signing secret (`whsec_…`): shown only in this response, store it now; null in "
+        "a replay of the request (`Idempotent-Replayed: true`), since answers are stored without it"
+    )
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="how long deliveries are signed with the old secret too (default "
+        "CRM_GATEWAY_WEBHOOK_SECRET_OVERLAP_SECONDS, 24 h); 0 stops every old secret at once",
+    )
+
+
+class WebhookSecretRotated(WebhookRead):
+    secret: str | None = Field(
+        description="the new signing secret: shown only in this response, store it now; null in a replay "
+        "of the request (`Idempotent-Replayed: true`), since answers are stored without it"
+    )
 
 
 class WebhookPage(BaseModel):

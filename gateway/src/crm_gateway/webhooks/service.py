@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -18,6 +18,9 @@ from crm_gateway.webhooks import repository as webhook_repository
 from crm_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookSubscription
 from crm_gateway.webhooks.runtime import Clock, WebhookRuntime
 from crm_gateway.webhooks.schemas import WebhookCreate
+
+# The current secret and those of earlier rotations still overlapping: bounds the signature header.
+MAX_SIGNING_SECRETS = 4
 
 
 async def check_url(url: str, settings: Settings, runtime: WebhookRuntime) -> None:
@@ -79,6 +82,36 @@ async def update(
     subscription.version += 1
     await session.flush()
     return subscription
+
+
+async def rotate_secret(
+    session: AsyncSession, subscription: WebhookSubscription, *, overlap_seconds: int, runtime: WebhookRuntime
+) -> str:
+    """Give the subscription a new secret (returned, to show once); the old one keeps signing too
+    for `overlap_seconds`, and 0 ends every old secret at once (the one to use after a leak).
+
+    Each replaced secret keeps its own overlap, so rotating again before one ends breaks no
+    receiver, whichever secret it holds; the number of secrets signing at once is capped.
+    """
+    now = runtime.clock()
+    retired: list[dict[str, str]] = []
+    if overlap_seconds > 0:
+        retired = signing.overlapping(subscription.retired_secrets, now)
+        if len(retired) + 2 > MAX_SIGNING_SECRETS:  # the new secret and the one it replaces
+            raise Conflict(
+                f"{len(retired)} earlier secrets are still in their overlap; wait for one to end, "
+                "or rotate with overlap_seconds 0 to end them all now",
+                code="too_many_webhook_secrets",
+            )
+        until = now + timedelta(seconds=overlap_seconds)
+        retired.insert(0, {"secret": subscription.secret, "until": until.isoformat()})
+    subscription.retired_secrets = retired or None
+    subscription.retired_secrets_until = max((datetime.fromisoformat(e["until"]) for e in retired), default=None)
+    subscription.secret = signing.new_secret()
+    subscription.secret_rotated_at = now
+    subscription.version += 1
+    await session.flush()
+    return subscription.secret
 
 
 async def delete(session: AsyncSession, subscription: WebhookSubscription, *, runtime: WebhookRuntime) -> None:
