@@ -93,6 +93,10 @@ class Settings(ServiceSettings):
     upstream_max_connections: int = Field(default=200, ge=1)
     upstream_max_keepalive: int = Field(default=50, ge=0)
     upstream_keepalive_expiry: float = Field(default=30.0, ge=0)
+    # Circuit breaker per upstream: after this many consecutive failures (no answer, 502/503/504)
+    # calls are refused at once for the cooldown, then one trial call decides.
+    upstream_breaker_failures: int = Field(default=5, ge=1)
+    upstream_breaker_cooldown: float = Field(default=10.0, gt=0)
     # /readyz must answer fast even when an upstream hangs.
     readiness_timeout: float = Field(default=2.0, gt=0)
 

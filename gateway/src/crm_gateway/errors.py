@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from crm_chassis.errors import AppError, ServiceUnavailable
+from crm_gateway.breaker import CircuitOpen
 
 
 class BadGateway(AppError):
@@ -17,6 +18,13 @@ class GatewayTimeout(AppError):
 
 def upstream_failure(upstream: str, exc: httpx.TransportError) -> AppError:
     """The problem to answer with when a call to `upstream` failed before it had a response."""
+    if isinstance(exc, CircuitOpen):
+        return ServiceUnavailable(
+            f"the {upstream} service failed repeatedly; calls to it are paused, retry later",
+            code="upstream_circuit_open",
+            upstream=upstream,
+            headers={"Retry-After": exc.retry_after_header},
+        )
     if isinstance(exc, httpx.PoolTimeout):
         # The gateway's own connection pool is exhausted: that is load here, not a slow upstream.
         return ServiceUnavailable(

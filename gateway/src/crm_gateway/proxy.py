@@ -10,6 +10,7 @@ import anyio
 import httpx
 from fastapi import APIRouter, Request, Response
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
 from crm_chassis.context import current_request_id
@@ -26,6 +27,7 @@ logger = logging.getLogger("crm.gateway.proxy")
 # Safe to send twice: the body is read up front so that a retry can resend it.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
+CLIENT_CLOSED_REQUEST = 499  # logged only: the connection is gone
 
 router = APIRouter()
 
@@ -52,6 +54,10 @@ async def forward(path: str, request: Request, principal: AuthorisedDep, setting
     started = time.perf_counter()
     try:
         upstream_response = await _send(client, request, url, headers)
+    except ClientDisconnect:
+        # the caller left while its request was being read: no one to answer, nothing failed here
+        logger.info("client disconnected before its request was read", extra={"upstream": upstream})
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     except httpx.TransportError as exc:
         metrics.responses.labels(upstream, type(exc).__name__).inc()
         logger.warning("upstream call failed", extra={"upstream": upstream, "error": repr(exc)})

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from crm_gateway.breaker import BreakerPolicy, BreakerTransport, CircuitBreaker
 from crm_gateway.config import Settings
 
 UPSTREAMS = ("customer", "scoring", "feedback")
@@ -29,12 +30,18 @@ def build_clients(
         keepalive_expiry=settings.upstream_keepalive_expiry,
     )
     urls = settings.upstream_urls()
+    policy = BreakerPolicy(failures=settings.upstream_breaker_failures, cooldown=settings.upstream_breaker_cooldown)
+
+    def transport(name: str) -> BreakerTransport:
+        # the pool limits belong to the transport: a client given a transport ignores its own
+        inner = transports.get(name) or httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        return BreakerTransport(inner, CircuitBreaker(name, policy))
+
     return {
         name: httpx.AsyncClient(
             base_url=urls[name],
             timeout=timeout,
-            limits=limits,
-            transport=transports.get(name),
+            transport=transport(name),
             # Proxy variables in the environment must not reroute calls between our own services.
             trust_env=False,
             follow_redirects=False,
