@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_chassis.errors import AppError
-from crm_chassis.idempotency import HEADER, IdempotencyMiddleware
+from crm_chassis.idempotency import HEADER, IdempotencyMiddleware, read_body
 from crm_gateway import principals, routing
 from crm_gateway.routing import PUBLIC_PREFIX
 
@@ -67,17 +67,12 @@ class GatewayIdempotencyMiddleware:
         except AppError as exc:
             await _refuse(scope, receive, send, exc)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         state = scope.setdefault("state", {})
-        state[_REQUEST_BODY] = bytes(body)
-        keyed = hmac.new(self.key, bytes(body), hashlib.sha256).hexdigest().encode()
+        state[_REQUEST_BODY] = body
+        keyed = hmac.new(self.key, body, hashlib.sha256).hexdigest().encode()
         handed = False
 
         async def keyed_receive() -> Message:

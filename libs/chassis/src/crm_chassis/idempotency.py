@@ -46,14 +46,9 @@ class IdempotencyMiddleware:
         principal = scope.get("state", {}).get("principal")
         owner = principal.subject if principal is not None else "anonymous"
 
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         digest = hashlib.sha256()
         digest.update(f"{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}\n".encode())
         digest.update(bytes(body))
@@ -154,6 +149,18 @@ class IdempotencyMiddleware:
                 .where(*where)
                 .values(state="done", status=captured["status"], headers=headers, body=bytes(captured["body"]))
             )
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body from an ASGI `receive`; None if the client disconnected first."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return bytes(body)
 
 
 def _problem(status: int, code: str, detail: str) -> Any:
