@@ -208,8 +208,9 @@ async def write(
 # --- PostgreSQL: binary COPY into a temporary table, then set-based statements -----------------
 
 
-def _stage_type(kind: Kind) -> tuple[str, pgcopy.Kind]:
-    return ("smallint", "int2") if kind == "label" else ("double precision", "float8")
+def _stage_type(kind: Kind) -> str:
+    """Labels are staged as codes (int2 on the wire), everything else as float8."""
+    return "smallint" if kind == "label" else "double precision"
 
 
 def _stored(name: str, kind: Kind) -> str:
@@ -243,7 +244,7 @@ _TARGET = f"{SCHEMA}.{CustomerScore.__tablename__}"
 _STORED = {name: _stored(name, kind) for name, kind in KINDS.items()}
 _CREATE_STAGE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (customer_id uuid NOT NULL, "
-    + ", ".join(f"{name} {_stage_type(kind)[0]} NOT NULL" for name, kind in KINDS.items())
+    + ", ".join(f"{name} {_stage_type(kind)} NOT NULL" for name, kind in KINDS.items())
     + ") ON COMMIT DELETE ROWS"
 )
 _CREATE_EVENT_STAGE = (
@@ -271,7 +272,8 @@ _STAGE_EVENTS = (
     "to_jsonb(ARRAY(SELECT r.name FROM unnest(CAST(:reason_names AS text[])) WITH ORDINALITY AS r(name, bit) "
     "WHERE (reasons & (1 << CAST(r.bit - 1 AS integer))) <> 0 ORDER BY r.bit)), 'lifecycle_suggestion', suggestion) "
     "FROM pair WHERE (risk >= :threshold AND (old_risk IS NULL OR old_risk < :threshold)) "
-    "OR (suggestion IN ('at_risk', 'lost') AND suggestion IS DISTINCT FROM old_suggestion)"
+    f"OR (suggestion IN ({', '.join(repr(s) for s in WARNING_SUGGESTIONS)}) "
+    "AND suggestion IS DISTINCT FROM old_suggestion)"
 )
 _STAMPED = ("run_id", "as_of", "scored_at")
 _UPDATE = (
