@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test migrate lint format bench clean
+.PHONY: install run run-nats test migrate lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .uv-bootstrap
@@ -20,6 +20,10 @@ install: $(VENV)/.synced
 
 run: install
 	$(VENV)/bin/python scripts/run_all.py
+
+# The same, with events over NATS JetStream (a server at CRM_NATS_URL, default nats://127.0.0.1:4222).
+run-nats: install
+	CRM_EVENT_TRANSPORT=nats $(VENV)/bin/python scripts/run_all.py
 
 test: install
 	$(VENV)/bin/pytest

@@ -65,10 +65,37 @@ async def import_file(client: Any, kind: str, path: Path) -> dict[str, Any]:
         job: dict[str, Any] = polled.json()
         if job["status"] in ("succeeded", "failed"):
             return job
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # a UI's polling; faster polls cost the import itself time
 
 
-async def one_run(backend: str, customers: int, orders: int) -> dict[str, float]:
+async def seed_customers(engine: Any, customers: int) -> None:
+    """The customers straight into the table, as the import would store them for the columns the
+    orders import reads (id, external_ref, owner, deleted_at): the orders are what is timed."""
+    import uuid
+
+    from crm_chassis.db import utcnow
+    from crm_customer.customers.models import Customer
+
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "kind": "individual",
+            "name": f"Customer {i}",
+            "external_ref": f"C-{i:05d}",
+            "tags": ["bench"],
+            "search_text": f"customer {i}",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(customers)
+    ]
+    async with engine.begin() as conn:
+        for start in range(0, len(rows), 5000):
+            await conn.execute(Customer.__table__.insert(), rows[start : start + 5000])
+
+
+async def one_run(backend: str, customers: int, orders: int, seed: str = "import") -> dict[str, float]:
     import httpx
 
     from crm_chassis.testing import migrate, scratch_database
@@ -86,16 +113,44 @@ async def one_run(backend: str, customers: int, orders: int) -> dict[str, float]
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
                     started = time.perf_counter()
-                    job = await import_file(client, "customers", people)
+                    if seed == "import":
+                        job = await import_file(client, "customers", people)
+                        assert job["counts"]["created"] == customers, job
+                    else:
+                        await seed_customers(app.state.engine, customers)
                     customers_s = time.perf_counter() - started
-                    assert job["counts"]["created"] == customers, job
                     before = rss_mib()
                     started = time.perf_counter()
                     job = await import_file(client, "orders", purchases)
                     orders_s = time.perf_counter() - started
                     assert job["counts"]["created"] == orders, job
+                sizes = await stored_bytes(app.state.engine, orders) if backend == "postgres" else {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"customers_s": customers_s, "orders_s": orders_s, "rss_before_mib": before, "peak_rss_mib": peak}
+    return {
+        "customers_s": customers_s,
+        "orders_s": orders_s,
+        "rss_before_mib": before,
+        "peak_rss_mib": peak,
+        **sizes,
+    }
+
+
+async def stored_bytes(engine: Any, orders: int) -> dict[str, float]:
+    """On PostgreSQL, after VACUUM ANALYZE: bytes per order of the orders table with its indexes
+    and TOAST, and of the outbox's events (every order wrote one), for sizing a large tenant."""
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        sizes = {}
+        for key, table in (
+            ("order_bytes", "customer.sales_order"),
+            ("outbox_bytes_per_order", "customer.outbox_event"),
+        ):
+            await autocommit.execute(text(f"VACUUM ANALYZE {table}"))
+            total = await autocommit.scalar(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": table})
+            sizes[key] = total / orders
+    return sizes
 
 
 def main() -> None:
@@ -104,13 +159,22 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--postgres", default=os.environ.get("CRM_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--seed",
+        choices=["import", "insert"],
+        default="import",
+        help="how the customers get in: through the customers import (timed too), or inserted straight",
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure this database alone")
     parser.add_argument("--one", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         os.environ["CRM_LOG_LEVEL"] = "WARNING"
-        print(json.dumps(asyncio.run(one_run(args.one, args.customers, args.orders))))
+        print(json.dumps(asyncio.run(one_run(args.one, args.customers, args.orders, args.seed))))
         return
     backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    if args.only:
+        backends = [args.only]
     env = {**os.environ, **({"CRM_TEST_POSTGRES_URL": args.postgres} if args.postgres else {})}
     print(f"{args.orders:,} orders for {args.customers:,} customers, median of {args.runs} runs (each its own process)")
     print("| database | orders import s | runs (s) | customers import s | RSS before MiB | peak RSS MiB |")
@@ -118,7 +182,7 @@ def main() -> None:
     for backend in backends:
         results = []
         for _ in range(args.runs):
-            cmd = [sys.executable, __file__, "--one", backend, "--customers", str(args.customers)]
+            cmd = [sys.executable, __file__, "--one", backend, "--customers", str(args.customers), "--seed", args.seed]
             out = subprocess.run([*cmd, "--orders", str(args.orders)], env=env, capture_output=True, text=True)
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-3000:])
@@ -132,6 +196,11 @@ def main() -> None:
             f"| {backend} | {med('orders_s'):.1f} | {runs} | {med('customers_s'):.1f} "
             f"| {med('rss_before_mib'):.0f} | {med('peak_rss_mib'):.0f} |"
         )
+        if "order_bytes" in results[0]:
+            print(
+                f"stored on {backend}: {med('order_bytes'):.0f} bytes per order (table, indexes, TOAST), "
+                f"{med('outbox_bytes_per_order'):.0f} bytes of outbox per order"
+            )
 
 
 if __name__ == "__main__":

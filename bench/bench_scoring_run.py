@@ -101,6 +101,14 @@ async def main() -> None:
             kind = "first run (inserts)" if k == 0 else "rerun (updates)"
             print(f"run {k + 1}, {kind}: {elapsed:.1f} s; stages {done.timings}; counts {done.counts}")
             totals.append(elapsed)
+        async with engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table, count in (("scoring.order_fact", orders), ("scoring.customer_score", args.customers)):
+                await autocommit.execute(text(f"VACUUM ANALYZE {table}"))
+                size = await autocommit.scalar(
+                    text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": table}
+                )
+                print(f"{table}: {size / count:.0f} bytes per row (table, indexes, TOAST)")
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"median of {len(totals)} runs: {statistics.median(totals):.1f} s; writers: {writers}")
         print(f"peak memory of this process: {peak_mib:.0f} MiB")

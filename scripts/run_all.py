@@ -2,7 +2,9 @@
 
 Used by `make run` and by the end-to-end tests. Ports, data folder and the demo admin come from
 the environment (CRM_GATEWAY_PORT, CRM_CUSTOMER_PORT, CRM_SCORING_PORT, CRM_FEEDBACK_PORT,
-CRM_DATA_DIR, CRM_BOOTSTRAP_ADMIN_EMAIL, CRM_BOOTSTRAP_ADMIN_PASSWORD).
+CRM_DATA_DIR, CRM_BOOTSTRAP_ADMIN_EMAIL, CRM_BOOTSTRAP_ADMIN_PASSWORD). The internal and JWT secrets are
+made on the first start into the data folder (`internal_secret`, `jwt_secret`, mode 0600) and reused
+after, unless CRM_INTERNAL_SECRET or CRM_GATEWAY_JWT_SECRET is set.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-password"
+SECRETS = {"CRM_INTERNAL_SECRET": "internal_secret", "CRM_GATEWAY_JWT_SECRET": "jwt_secret"}  # variable: file
 SERVICES = {  # name: (app factory, alembic.ini, default port)
     "customer": ("crm_customer.main:create_app", ROOT / "services/customer/alembic.ini", 8001),
     "scoring": ("crm_scoring.main:create_app", ROOT / "services/scoring/alembic.ini", 8002),
@@ -36,19 +39,48 @@ def build_env() -> dict[str, str]:
     env.setdefault("CRM_DATA_DIR", str(ROOT / "var"))
     env.setdefault("CRM_BOOTSTRAP_ADMIN_EMAIL", DEMO_ADMIN_EMAIL)
     env.setdefault("CRM_BOOTSTRAP_ADMIN_PASSWORD", DEMO_ADMIN_PASSWORD)
-    # A fresh secret per start: nothing outside these four processes can mint internal tokens.
-    env.setdefault("CRM_INTERNAL_SECRET", secrets.token_urlsafe(48))
+    data_dir = Path(env["CRM_DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Made on the first start, kept in the data folder (mode 0600) and reused after, so that tokens
+    # outlive a restart and nothing signs with a secret anyone could read in the source.
+    for variable, name in SECRETS.items():
+        if not env.get(variable):
+            env[variable] = stored_secret(data_dir / name)
+    env.setdefault("CRM_HTTP_GRACEFUL_SECONDS", "5")
+    # a frontend's development server on this machine may call the API from the browser
+    env.setdefault("CRM_GATEWAY_CORS_ORIGINS", "http://localhost:5173,http://127.0.0.1:5173")
     customer_url = f"http://127.0.0.1:{_port('customer')}"
     for service in ("scoring", "feedback", "gateway"):
         env.setdefault(f"CRM_{service.upper()}_CUSTOMER_URL", customer_url)
     scoring_url = f"http://127.0.0.1:{_port('scoring')}"
     feedback_url = f"http://127.0.0.1:{_port('feedback')}"
-    for service in ("gateway", "feedback"):
+    for service in ("gateway", "feedback", "customer"):
         env.setdefault(f"CRM_{service.upper()}_SCORING_URL", scoring_url)
     for service in ("gateway", "scoring"):
         env.setdefault(f"CRM_{service.upper()}_FEEDBACK_URL", feedback_url)
-    Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    # the customer service follows the gateway's feed of user accounts
+    env.setdefault("CRM_CUSTOMER_GATEWAY_URL", f"http://127.0.0.1:{_port('gateway')}")
     return env
+
+
+def stored_secret(path: Path) -> str:
+    """The secret kept at `path`, made (random, 48 bytes, readable by this user only) if there is none."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # a secret others can read is one no longer: close it again
+            print(f"{path} was readable by others; its mode is now 0600", file=sys.stderr)
+        value = path.read_text().strip()
+        if len(value) < 32:
+            raise SystemExit(
+                f"{path} holds no usable secret (fewer than 32 characters): remove it to make a new one"
+            ) from None
+        return value
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -61,13 +93,12 @@ def migrate(env: dict[str, str]) -> None:
 def start(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
     processes = {}
     for name, (factory, _, _) in SERVICES.items():
-        command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
-        command += ["--port", str(_port(name)), "--no-access-log", "--timeout-graceful-shutdown", "5"]
+        command = [sys.executable, "-m", "crm_chassis.serve", factory, "--port", str(_port(name))]
         processes[name] = subprocess.Popen(command, env=env)
     return processes
 
 
-def wait_healthy(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
+def wait_healthy(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     pending = set(processes)
     while pending:
@@ -85,12 +116,18 @@ def wait_healthy(processes: dict[str, subprocess.Popen[bytes]], timeout: float =
         time.sleep(0.2)
 
 
-def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    for process in processes.values():
+# Stopped front to back: the gateway first, so that it finishes its in-flight requests while the
+# services still answer them; then the consumers, so that they finish their batches while the
+# producers still serve their feeds; the customer service last.
+STOP_ORDER = ("gateway", "feedback", "scoring", "customer")
+
+
+def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    for name in sorted(processes, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1):
+        process = processes[name]
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for process in processes.values():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

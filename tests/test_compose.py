@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from deployment_settings import SETTINGS, read_by, required_by
 
 ROOT = Path(__file__).parents[1]
 
@@ -32,3 +33,17 @@ def test_each_service_has_its_own_schema_role_and_migration() -> None:
         assert services[name]["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
     assert "-js" in services["nats"]["command"]
+
+
+def test_every_variable_compose_sets_is_read_and_every_required_one_is_set() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        process = name.removesuffix("-migrate")
+        if process not in SETTINGS:
+            continue
+        env = {key for key in service.get("environment", {}) if key.startswith("CRM_")}
+        unread = env - set(read_by(process))
+        assert not unread, f"{name} sets variables no settings class reads: {sorted(unread)}"
+        if name == process:
+            missing = required_by(process) - env
+            assert not missing, f"{name} does not set {sorted(missing)}"

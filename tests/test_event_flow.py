@@ -45,7 +45,7 @@ async def apps(
         await migrate(ROOT / "services/scoring/alembic.ini", scoring_url)
         await migrate(ROOT / "services/feedback/alembic.ini", feedback_url)
         apps = {
-            "customer": create_customer(CustomerSettings(database_url=customer_url)),
+            "customer": create_customer(CustomerSettings(database_url=customer_url, consume_events=False)),
             "scoring": create_scoring(ScoringSettings(database_url=scoring_url, consume_events=False)),
             "feedback": create_feedback(FeedbackSettings(database_url=feedback_url, consume_events=False)),
         }
@@ -86,7 +86,12 @@ async def test_created_updated_deleted_reach_both_read_models(
 ) -> None:
     owner = str(uuid.uuid4())
     created = (
-        await customer_client.post("/customers", json={"kind": "organization", "name": "Acme", "owner_id": owner})
+        # an account manager's own customer: their identity token vouches for them as owner
+        await customer_client.post(
+            "/customers",
+            json={"kind": "organization", "name": "Acme", "owner_id": owner},
+            headers=internal_headers(role="agent", subject=owner),
+        )
     ).json()
     patched = await customer_client.patch(
         f"/customers/{created['id']}", json={"name": "Acme Ltd"}, headers={"If-Match": '"1"'}

@@ -7,3 +7,6 @@ CREATE SCHEMA customer AUTHORIZATION customer;
 CREATE SCHEMA scoring AUTHORIZATION scoring;
 CREATE SCHEMA feedback AUTHORIZATION feedback;
 CREATE SCHEMA gateway AUTHORIZATION gateway;
+-- Extensions a service's migrations need but its role may not create: the customer search's
+-- trigram indexes (pg_trgm, in public, which every role's search_path holds).
+CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;

@@ -21,12 +21,13 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from crm_chassis.identity import Principal, verify_internal_token
-from crm_gateway import api_keys, security
-from crm_gateway import service as user_service
+from crm_gateway.api_keys import service as api_keys
+from crm_gateway.api_keys.schemas import ApiKeyCreate
+from crm_gateway.auth import security
 from crm_gateway.config import Settings
 from crm_gateway.main import create_app
-from crm_gateway.models import Role
-from crm_gateway.schemas import ApiKeyCreate
+from crm_gateway.users import service as user_service
+from crm_gateway.users.models import Role
 from crm_gateway.webhooks.models import WebhookSubscription
 from crm_gateway.webhooks.runtime import WebhookRuntime
 

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, create_model
 
+from crm_chassis.openapi import install_contract, operation_id
+
 
 class Page(BaseModel):
     items: list[str]
@@ -38,6 +40,44 @@ def _add_typed_routes(app: FastAPI, name: str) -> None:
         @app.get("/customers/{customer_id}/card", response_model=Card)
         async def customer_card(customer_id: str) -> Any:
             return Card(id=customer_id, page=Page(items=[]))
+
+        # Hand-overs as the customer service runs them, on a dict of owner id -> customers owned.
+        app.state.owned = {}
+        app.state.invalid_owners = set()
+        app.state.failing_handovers = False
+        app.state.handovers = []
+
+        @app.get("/internal/owners/{owner_id}/customers", include_in_schema=False)
+        async def owned_customers(owner_id: str) -> dict[str, Any]:
+            return {"owner_id": owner_id, "customers": app.state.owned.get(owner_id, 0)}
+
+        @app.post("/customers/reassign", status_code=202, include_in_schema=False)
+        async def reassign(request: Request) -> Response:
+            app.state.seen.append({"service": name, "method": "POST", "path": request.url.path})
+            try:
+                body = await request.json()
+                body["to_owner_id"], body["from_owner_id"]
+            except (ValueError, KeyError, TypeError):
+                problem = {"status": 422, "code": "validation_failed", "detail": "not a hand-over"}
+                return Response(json.dumps(problem), status_code=422, media_type="application/problem+json")
+            app.state.handovers.append({"body": body, "headers": dict(request.headers)})
+            if body["to_owner_id"] in app.state.invalid_owners:
+                problem = {"status": 422, "code": "invalid_owner", "detail": "is a disabled user"}
+                return Response(json.dumps(problem), status_code=422, media_type="application/problem+json")
+            job_id = f"job-{len(app.state.handovers)}"
+            status = "failed" if app.state.failing_handovers else "succeeded"
+            if status == "succeeded":
+                moved = app.state.owned.pop(body["from_owner_id"], 0)
+                app.state.owned[body["to_owner_id"]] = app.state.owned.get(body["to_owner_id"], 0) + moved
+            app.state.jobs = {**getattr(app.state, "jobs", {}), job_id: status}
+            running = {"id": job_id, "status": "running", "error_summary": None}
+            return Response(json.dumps(running), status_code=202, media_type="application/json")
+
+        @app.get("/customers/reassign/{job_id}", include_in_schema=False)
+        async def reassign_job(job_id: str, request: Request) -> dict[str, Any]:
+            app.state.seen.append({"service": name, "method": "GET", "path": request.url.path})
+            status = getattr(app.state, "jobs", {}).get(job_id, "failed")
+            return {"id": job_id, "status": status, "error_summary": "boom" if status == "failed" else None}
 
     if name == "scoring":
 
@@ -66,7 +106,8 @@ def _add_typed_routes(app: FastAPI, name: str) -> None:
 
 
 def fake_service(name: str) -> FastAPI:
-    app = FastAPI(title=f"fake {name}", docs_url=None, redoc_url=None)
+    app = FastAPI(title=f"fake {name}", docs_url=None, redoc_url=None, generate_unique_id_function=operation_id)
+    install_contract(app)
     app.state.seen = []
     app.state.ready = True
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from crm_gateway.models import ApiKey
+from crm_gateway.api_keys.models import ApiKey
 
 
 async def test_admin_issues_a_key_whose_secret_is_shown_once_and_stored_hashed(gateway, admin_headers):
@@ -72,7 +72,7 @@ async def test_revoked_expired_and_forged_keys_are_401(gateway, admin_headers):
 
 
 async def test_keys_cannot_manage_keys(gateway):
-    _, secret = await gateway.add_key(set(__import__("crm_gateway.permissions").permissions.SCOPES))
+    _, secret = await gateway.add_key(set(__import__("crm_gateway.auth.permissions").auth.permissions.SCOPES))
 
     response = await gateway.client.post("/api/v1/api-keys", headers={"X-API-Key": secret}, json={})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crm_gateway.models import Role
+from crm_gateway.users.models import Role
 
 
 async def _audit(gateway, headers, **params):
@@ -44,7 +44,7 @@ async def test_failed_sign_ins_are_recorded_without_a_principal(gateway, admin_h
     since = datetime.now(UTC) - timedelta(seconds=1)
     await gateway.client.post("/api/v1/auth/token", data={"username": "intruder@crm.test", "password": "guess"})
 
-    page = await _audit(gateway, admin_headers, path_prefix="/api/v1/auth/token", **{"from": since.isoformat()})
+    page = await _audit(gateway, admin_headers, path_prefix="/api/v1/auth/token", occurred_after=since.isoformat())
 
     assert any(e["status"] == 401 and e["principal_id"] is None for e in page["items"])
 

@@ -12,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 
 from crm_chassis.identity import Principal, sign_internal_token
-from crm_gateway import repository as user_repository
-from crm_gateway import security
+from crm_gateway.auth import security
 from crm_gateway.config import DEFAULT_ADMIN_PASSWORD, Settings
 from crm_gateway.main import create_app
-from crm_gateway.models import Role
+from crm_gateway.users import repository as user_repository
+from crm_gateway.users.models import Role
 
 PROBLEM = "application/problem+json"
 

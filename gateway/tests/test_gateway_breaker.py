@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from crm_gateway.breaker import BreakerPolicy, BreakerTransport, CircuitBreaker, CircuitOpen
+from crm_gateway.proxy.breaker import BreakerPolicy, BreakerTransport, CircuitBreaker, CircuitOpen
 
 
 class Clock:

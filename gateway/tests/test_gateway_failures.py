@@ -9,6 +9,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from crm_gateway.config import Settings
+
+from .support import serve
 
 PROBLEM = "application/problem+json"
 MIB = 1024 * 1024
@@ -107,7 +113,7 @@ class FlakyTransport(httpx.AsyncBaseTransport):
         return httpx.Response(200, json={"attempt": self.calls, "body": body.decode()})
 
 
-@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.RemoteProtocolError])
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError])
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 async def test_idempotent_methods_are_retried_once(open_gateway, error, method):
     flaky = FlakyTransport(error)
@@ -148,6 +154,16 @@ async def test_streamed_body_over_the_limit_is_413(networked_gateway):
 
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders/batch", "/api/v1/customers/batch"])
+async def test_batches_take_up_to_eight_mib(gateway, admin_headers, path):
+    headers = admin_headers | {"Content-Type": "application/json"}
+    taken = await gateway.client.post(path, content=b" " * (3 * MIB) + b"{}", headers=headers)
+    refused = await gateway.client.post(path, content=b" " * (8 * MIB + 1), headers=headers)
+
+    assert taken.status_code != 413 and len(gateway.seen("customer")) == 1
+    assert refused.status_code == 413
 
 
 async def test_imports_accept_larger_bodies(gateway, admin_headers):
@@ -194,3 +210,46 @@ async def test_readyz_is_503_when_an_upstream_is_down(open_gateway):
         "scoring": "unavailable",
         "feedback": "unavailable",
     }
+
+
+async def test_a_post_with_an_idempotency_key_is_retried_once(open_gateway):
+    flaky = FlakyTransport(httpx.ReadError)
+    async with open_gateway(transports={"customer": flaky}) as gateway:
+        headers = await gateway.login() | {"Idempotency-Key": "order-1"}
+        response = await gateway.client.post("/api/v1/orders", headers=headers, json={"a": 1})
+
+    assert response.status_code == 200
+    assert (response.json()["attempt"], flaky.calls) == (2, 2)
+
+
+def test_the_pool_must_drop_idle_connections_well_before_the_services_do():
+    with pytest.raises(ValidationError, match="at most half"):
+        Settings(upstream_keepalive_expiry=30, service_keepalive_seconds=45)
+    assert Settings().upstream_keepalive_expiry < Settings().service_keepalive_seconds / 2
+
+
+async def test_connections_held_idle_across_the_services_keep_alive_give_no_502(open_gateway):
+    """A real service that closes idle connections after 1 s, a gateway pool that drops them after
+    0.4 s, and POSTs without an Idempotency-Key (never retried) sent around that boundary."""
+    upstream = FastAPI()
+
+    @upstream.post("/orders", status_code=201)
+    async def record() -> dict[str, bool]:
+        return {"ok": True}
+
+    async with (
+        serve(upstream, timeout_keep_alive=1) as url,
+        open_gateway(
+            transports={"customer": None},
+            customer_url=url,
+            upstream_keepalive_expiry=0.4,
+            service_keepalive_seconds=1,
+        ) as gateway,
+    ):
+        headers = await gateway.login()
+        statuses = []
+        for idle in (0.0, 0.9, 0.95, 1.0, 1.05, 1.1, 0.5):
+            await asyncio.sleep(idle)
+            statuses.append((await gateway.client.post("/api/v1/orders", headers=headers, json={})).status_code)
+
+    assert statuses == [201] * 7

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from crm_gateway.api_keys.models import ApiKey
 from crm_gateway.db import infra
-from crm_gateway.models import ApiKey, Role, UserAccount
+from crm_gateway.users.models import Role, UserAccount
 from crm_gateway.webhooks.models import WebhookSubscription
 from crm_gateway.webhooks.runtime import WebhookRuntime
 

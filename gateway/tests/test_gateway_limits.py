@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from crm_gateway.addresses import client_address, parse_networks
-from crm_gateway.models import Role
-from crm_gateway.ratelimit import TokenBuckets
+from crm_gateway.audit.addresses import client_address, parse_networks
+from crm_gateway.auth import permissions, ratelimit
+from crm_gateway.auth.ratelimit import TokenBuckets
+from crm_gateway.config import Settings
+from crm_gateway.users.models import Role
 
 
 class FakeClock:
@@ -79,6 +84,26 @@ async def test_429_with_retry_after_and_ratelimit_headers_on_every_response(open
     assert other_class.status_code == 200 and other_class.headers["ratelimit-limit"] == "600"
 
 
+async def test_reading_a_job_is_limited_on_its_own_and_allows_polling_at_2_hz(open_gateway):
+    # the defaults, with bulk.data spent after two calls
+    limits = {**Settings().rate_limits, "bulk.data": 2}
+    async with open_gateway(rate_limits=limits) as gateway:
+        _, headers = await gateway.signed_in(Role.admin)
+        # a page following three jobs at 2 Hz for a minute: 120 reads each would be 360, so one job
+        polls = [await gateway.client.get("/api/v1/imports/job-1", headers=headers) for _ in range(120)]
+        others = [
+            await gateway.client.get(path, headers=headers) for path in ("/api/v1/exports/e", "/api/v1/scoring/runs/r")
+        ]
+        bulk = [await gateway.client.get("/api/v1/imports", headers=headers) for _ in range(3)]
+
+    assert {p.status_code for p in polls + others} == {200}
+    assert polls[0].headers["ratelimit-policy"] == "300;w=60"
+    assert {o.headers["ratelimit-policy"] for o in others} == {"300;w=60"}
+    assert [b.status_code for b in bulk] == [200, 200, 429]  # the job list stays a bulk call
+    assert ratelimit.limit_class("GET", ["imports", "j", "errors"], "bulk.data") == "bulk.data"
+    assert ratelimit.limit_class("POST", ["scoring", "runs"], "scoring.admin") == "scoring.admin"
+
+
 async def test_sign_in_is_limited_per_client_address(open_gateway):
     async with open_gateway(rate_limits={"auth.login": 2}) as gateway:
         data = {"username": "someone@crm.test", "password": "x"}
@@ -96,3 +121,14 @@ async def test_anonymous_survey_responses_are_limited_by_address(open_gateway):
 
     assert (first.status_code, again.status_code, other.status_code) == (201, 429, 201)
     assert gateway.seen("feedback")[-1]["headers"]["x-forwarded-for"] == "5.6.7.8"
+
+
+def test_docs_api_lists_every_route_class_with_its_default_limit():
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    match = re.search(r"<!-- limits:start -->\n(.*?)\n<!-- limits:end -->", text, re.S)
+    assert match, "docs/api.md has lost its limits table markers"
+    settings = Settings()
+    described = {name: granted.description for name, granted in permissions.CLASSES.items()}
+    expected = ratelimit.limits_markdown(settings.rate_limits, settings.rate_limit_per_minute, described)
+    assert match.group(1).strip() == expected.strip()
+    assert "| `orders.batch` | 120 |" in expected

@@ -74,3 +74,47 @@ async def test_unknown_customer_and_customer_service_down(open_gateway: Any) -> 
         headers = await gateway.login()
         response = await gateway.client.get(f"/api/v1/customers/{CUSTOMER}/overview", headers=headers)
         assert response.status_code == 502
+
+
+async def test_each_part_applies_its_own_routes_rule(open_gateway: Any) -> None:
+    """A part the caller could not read through its own route is not asked for: `{"forbidden": true}`."""
+    seen: list[str] = []
+
+    def recording(routes: dict[str, Any]) -> httpx.MockTransport:
+        inner = service(routes)
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            return inner.handle_request(request)
+
+        return httpx.MockTransport(handle)
+
+    transports = {
+        "customer": recording(CUSTOMER_SERVICE),
+        "scoring": recording(SCORING),
+        "feedback": recording(FEEDBACK),
+    }
+    forbidden = {"forbidden": True}
+    async with open_gateway(transports=transports) as gateway:
+        _, key = await gateway.add_key({"customers:read"})
+        by_key = await gateway.client.get(f"/api/v1/customers/{CUSTOMER}/overview", headers={"X-API-Key": key})
+        assert by_key.status_code == 200, by_key.text
+        body = by_key.json()
+        assert body["profile"]["name"] == "Ada"
+        assert (body["scores"], body["open_complaints"], body["satisfaction"]) == (forbidden, forbidden, forbidden)
+        assert seen == [f"/customers/{CUSTOMER}"]
+
+        _, scored = await gateway.add_key({"customers:read", "scores:read"})
+        body = (
+            await gateway.client.get(f"/api/v1/customers/{CUSTOMER}/overview", headers={"X-API-Key": scored})
+        ).json()
+        assert body["scores"]["churn_risk"]["score"] == 0.4
+        assert (body["open_complaints"], body["satisfaction"]) == (forbidden, forbidden)
+
+        from crm_gateway.users.models import Role
+
+        _, agent = await gateway.signed_in(Role.agent)  # agents read complaints, not satisfaction analytics
+        body = (await gateway.client.get(f"/api/v1/customers/{CUSTOMER}/overview", headers=agent)).json()
+        assert body["open_complaints"] == [{"id": "c1", "status": "open"}]
+        assert body["scores"]["churn_risk"]["score"] == 0.4
+        assert body["satisfaction"] == forbidden

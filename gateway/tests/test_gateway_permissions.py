@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from crm_gateway import permissions, routing
-from crm_gateway.models import Role
-from crm_gateway.permissions import ANY, CLASSES, RULES, SCOPES, classify
+from crm_gateway.auth import permissions
+from crm_gateway.auth.permissions import ANY, CLASSES, RULES, SCOPES, classify
+from crm_gateway.proxy import routing
+from crm_gateway.users.models import Role
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 GATEWAY_OWN = ("users", "api-keys", "audit")
@@ -151,3 +152,21 @@ async def test_survey_responses_need_no_sign_in_and_nothing_else_does(gateway):
     assert principal.scopes == frozenset({"surveys:respond"})
     for method, path in [("POST", f"surveys/{CUSTOMER}/responses"), ("GET", "surveys/responses"), ("GET", "customers")]:
         assert (await gateway.client.request(method, f"/api/v1/{path}")).status_code == 401
+
+
+async def test_a_survey_is_shown_by_its_token_without_sign_in(gateway):
+    shown = await gateway.client.get("/api/v1/surveys/by-token/one-use-token-value")
+    assert shown.status_code == 200
+    principal = gateway.principal_seen("feedback")
+    assert (principal.subject, principal.role, principal.scopes) == (
+        "anonymous-survey-respondent",
+        None,
+        frozenset({"surveys:respond"}),
+    )
+    for method, path in [
+        ("GET", "surveys/by-token"),
+        ("GET", "surveys/by-token/a/b"),
+        ("POST", "surveys/by-token/one-use-token-value"),
+        ("GET", f"surveys/{CUSTOMER}"),
+    ]:
+        assert (await gateway.client.request(method, f"/api/v1/{path}")).status_code == 401, (method, path)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, select
 
 from crm_chassis.db import utcnow
-from crm_gateway import security
-from crm_gateway.models import RefreshToken, RevokedToken
+from crm_gateway.auth import security
+from crm_gateway.auth.models import RefreshToken, RevokedToken
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_gateway.headers import public_location
-from crm_gateway.routing import resolve, split_path
+from crm_gateway.proxy.headers import public_location
+from crm_gateway.proxy.routing import resolve, split_path
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from crm_chassis.db import utcnow
-from crm_gateway.models import RefreshToken
+from crm_gateway.auth.models import RefreshToken
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from crm_gateway.models import Role
+from crm_gateway.users.models import Role
 
 STRONG = "plum-orchard-1987"
 
@@ -42,6 +42,28 @@ async def test_weak_passwords_are_422(gateway, admin_headers, password):
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] in {"password", "body.password"}
+
+
+@pytest.mark.parametrize("password", ["woaini1314520", "1234567890ab", "qwertyuiop123"])
+async def test_passwords_people_really_use_are_422_with_a_reason(gateway, admin_headers, password):
+    response = await _create(gateway, admin_headers, password=password)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["code"] == "weak_password"
+    assert "too easy to guess" in error["message"] and "at least 3 needed" in error["message"]
+
+
+async def test_the_minimum_strength_is_a_setting(gateway, admin_headers):
+    settings = gateway.app.state.settings
+    before = settings.password_min_score
+    settings.password_min_score = 1
+    try:
+        response = await _create(gateway, admin_headers, password="woaini1314520")
+    finally:
+        settings.password_min_score = before
+
+    assert response.status_code == 201, response.text
 
 
 async def test_password_containing_the_email_is_422(gateway, admin_headers):
@@ -138,3 +160,47 @@ async def test_an_agent_forwards_no_team(gateway):
 
     principal = gateway.principal_seen("customer")
     assert (principal.subject, principal.role, principal.team) == (agent_id, "agent", frozenset())
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_any_signed_in_person_looks_up_names_by_id(gateway, admin_headers, role):
+    one = (await _create(gateway, admin_headers, name="王芳")).json()
+    two = (await _create(gateway, admin_headers, name="Li Lei", role="manager")).json()
+    _, headers = await gateway.signed_in(role)
+    unknown = str(uuid.uuid4())
+
+    comma = await gateway.client.get("/api/v1/users/lookup", headers=headers, params={"ids": f"{one['id']},{unknown}"})
+    repeated = await gateway.client.get(
+        "/api/v1/users/lookup", headers=headers, params=[("ids", one["id"]), ("ids", two["id"])]
+    )
+
+    assert comma.status_code == 200, comma.text
+    assert comma.json() == {"items": [{"id": one["id"], "name": "王芳"}], "next_cursor": None}
+    assert sorted(item["name"] for item in repeated.json()["items"]) == ["Li Lei", "王芳"]
+
+
+async def test_a_lookup_refuses_bad_ids_and_partner_keys(gateway):
+    _, headers = await gateway.signed_in(Role.agent)
+    _, secret = await gateway.add_key({"customers:read"})
+
+    bad = await gateway.client.get("/api/v1/users/lookup", headers=headers, params={"ids": "not-a-uuid"})
+    missing = await gateway.client.get("/api/v1/users/lookup", headers=headers)
+    partner = await gateway.client.get(
+        "/api/v1/users/lookup", headers={"X-API-Key": secret}, params={"ids": str(uuid.uuid4())}
+    )
+
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.ids"
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.ids"
+    assert partner.status_code == 403
+
+
+async def test_the_gateways_own_lists_count_on_request(gateway, admin_headers):
+    for _ in range(2):
+        await _create(gateway, admin_headers)
+    counted = (
+        await gateway.client.get("/api/v1/users", headers=admin_headers, params={"limit": 1, "include_total": "true"})
+    ).json()
+    everyone = (await gateway.client.get("/api/v1/users", headers=admin_headers, params={"limit": 200})).json()
+
+    assert len(counted["items"]) == 1 and counted["total"] == len(everyone["items"]) >= 3
+    assert "total" not in everyone

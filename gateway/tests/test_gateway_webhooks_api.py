@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_gateway.models import Role
-from crm_gateway.permissions import SCOPES
+from crm_gateway.auth.permissions import SCOPES
+from crm_gateway.users.models import Role
 
 
 async def test_admin_subscribes_and_sees_the_secret_once(hooks):
@@ -55,7 +55,7 @@ async def test_urls_that_do_not_reach_a_public_address_are_refused(hooks, url, w
 
     assert response.status_code == 422, url
     problem = response.json()
-    assert problem["errors"][0]["field"] == "url" and problem["errors"][0]["code"] == "unsafe_url"
+    assert problem["errors"][0]["field"] == "body.url" and problem["errors"][0]["code"] == "unsafe_url"
     assert why in problem["detail"]
 
 

@@ -83,6 +83,39 @@ async def test_events_fan_out_once_to_matching_active_subscriptions_only(open_ho
         assert await consumers["webhooks-customer"].cursor() == c0 + 5
 
 
+async def test_the_end_of_a_job_can_be_subscribed_to(open_hooks):
+    customer_feed: list[dict] = []
+    scoring_feed: list[dict] = []
+    transports = {
+        "customer": feed_transport(customer_feed, INTERNAL_SECRET),
+        "scoring": feed_transport(scoring_feed, INTERNAL_SECRET),
+    }
+    async with open_hooks(transports=transports) as hooks:
+        jobs = await hooks.subscribe(event_types=("import.finished", "export.finished", "scoring_run.finished"))
+        app = hooks.gateway.app
+        consumers = {
+            c.name: c
+            for c in feeds.consumers(
+                app.state.sessionmaker, app.state.settings, app.state.upstreams, app.state.webhook_runtime
+            )
+        }
+        c0, s0 = await consumers["webhooks-customer"].cursor(), await consumers["webhooks-scoring"].cursor()
+        customer_feed += [
+            event(c0 + 1, "import.finished", status="succeeded"),
+            event(c0 + 2, "export.finished", status="failed"),
+            event(c0 + 3, "order.recorded"),
+        ]
+        scoring_feed.append(event(s0 + 1, "scoring_run.finished", status="succeeded"))
+
+        assert await consumers["webhooks-customer"].poll_once(wait=0) == 3
+        assert await consumers["webhooks-scoring"].poll_once(wait=0) == 1
+        assert sorted(d["event_type"] for d in await hooks.deliveries(jobs["id"])) == [
+            "export.finished",
+            "import.finished",
+            "scoring_run.finished",
+        ]
+
+
 class EverythingAgain:
     """A feed that ignores the cursor and serves every event again."""
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from crm_chassis.events import Event
-from crm_gateway.models import Role
+from crm_gateway.users.models import Role
 from crm_gateway.webhooks import service as webhook_service
 from crm_gateway.webhooks.models import WebhookSubscription
 

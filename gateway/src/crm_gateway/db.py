@@ -1,16 +1,27 @@
-"""The gateway's schema, its declarative base, and the session dependency."""
+"""The gateway's schema, its declarative base, the session dependency, and the database types the
+other layers name.
+
+Routers and services name sessions as `Session` and `Sessionmaker` from here, and a constraint
+violation as `IntegrityError`, so that only repositories (and models) import SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeAlias
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from crm_chassis.db import SessionDep, make_metadata, normalise_url
 from crm_chassis.tables import infra_tables
 
 SCHEMA = "gateway"
+
+Session: TypeAlias = AsyncSession
+Sessionmaker: TypeAlias = async_sessionmaker[AsyncSession]
 
 
 class Base(DeclarativeBase):
@@ -28,4 +39,13 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-__all__ = ["SCHEMA", "Base", "SessionDep", "ensure_sqlite_directory", "infra"]
+__all__ = [
+    "SCHEMA",
+    "Base",
+    "IntegrityError",
+    "Session",
+    "SessionDep",
+    "Sessionmaker",
+    "ensure_sqlite_directory",
+    "infra",
+]

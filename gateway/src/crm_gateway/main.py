@@ -8,34 +8,79 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.middleware.cors import CORSMiddleware
 
+from crm_chassis import tracing
+from crm_chassis.consumer import ConsumerMetrics
+from crm_chassis.controls import ControlCharacterMiddleware
 from crm_chassis.db import create_engine, create_read_engine, create_sessionmaker
 from crm_chassis.errors import install_error_handlers
+from crm_chassis.events import OutboxSignal
+from crm_chassis.lease import hold_lease
+from crm_chassis.lifecycle import on_terminate
 from crm_chassis.logging import configure_logging
 from crm_chassis.middleware import BodyLimitMiddleware, HttpMetrics, RequestContextMiddleware
-from crm_gateway import api_keys_api, audit_api, auth, composite, docs, health, openapi, proxy, users_api
-from crm_gateway import service as user_service
-from crm_gateway.access import AccessMiddleware
-from crm_gateway.addresses import parse_networks
-from crm_gateway.audit import AuditLog, dropped_counter
+from crm_chassis.openapi import install_contract, operation_id
+from crm_chassis.query import reject_unknown_query
+from crm_chassis.transport import NatsConnection, relay_outbox
+from crm_gateway import idempotency
+from crm_gateway.api_keys import router as api_keys_api
+from crm_gateway.audit import router as audit_api
+from crm_gateway.audit.access import AccessMiddleware
+from crm_gateway.audit.addresses import parse_networks
+from crm_gateway.audit.log import AuditLog, dropped_counter
+from crm_gateway.auth import router as auth_api
+from crm_gateway.auth.cache import AuthCache
+from crm_gateway.auth.ratelimit import rate_limiter
+from crm_gateway.composite import router as composite_api
 from crm_gateway.config import Settings
 from crm_gateway.db import SCHEMA, ensure_sqlite_directory, infra
-from crm_gateway.idempotency import GatewayIdempotencyMiddleware, fingerprint_key
-from crm_gateway.ratelimit import TokenBuckets
-from crm_gateway.upstream import UpstreamMetrics, build_clients, close_clients
+from crm_gateway.docs import router as docs_api
+from crm_gateway.health import router as health_api
+from crm_gateway.meta import router as meta_api
+from crm_gateway.operations import router as operations_api
+from crm_gateway.proxy import router as proxy_api
+from crm_gateway.proxy.breaker import CircuitBreaker
+from crm_gateway.proxy.signing import InternalTokens
+from crm_gateway.proxy.upstream import BreakerStates, UpstreamMetrics, build_clients, close_clients
+from crm_gateway.users import feed as user_feed
+from crm_gateway.users import router as users_api
+from crm_gateway.users import service as user_service
 from crm_gateway.webhooks import feeds as webhook_feeds
 from crm_gateway.webhooks import router as webhooks_api
-from crm_gateway.webhooks.dispatcher import Dispatcher
+from crm_gateway.webhooks.dispatcher import Dispatcher, WebhookMetrics
 from crm_gateway.webhooks.runtime import WebhookRuntime
 
 logger = logging.getLogger("crm.gateway")
+# What a browser's page sends and reads across origins: credentials, conditional and idempotent
+# writes, and the headers that carry versions, locations, limits and the request's id.
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "X-Request-ID",
+)
+CORS_RESPONSE_HEADERS = (
+    "ETag",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+)
 
 
 def create_app(
@@ -46,6 +91,7 @@ def create_app(
     """Build the gateway. `transports` stands in for the network to named upstreams, and
     `webhook_runtime` for the clock, DNS and network of webhook deliveries (tests)."""
     settings = settings or Settings()
+    settings.refuse_known_secrets()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,10 +99,17 @@ def create_app(
         ensure_sqlite_directory(settings.database_url)
         engine = create_engine(settings.database_url, SCHEMA, pool_size=settings.database_pool_size)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        # Outbox writes (user events) wake the long-polls of /internal/events at once, and so does
+        # SIGTERM, so that a waiting poll does not outlast the graceful period.
+        app.state.outbox_signal = OutboxSignal()
+        draining = app.state.draining = asyncio.Event()
+        restore_signals = on_terminate(draining.set)
+        app.state.sessionmaker = create_sessionmaker(engine, outbox_signal=app.state.outbox_signal)
         read_engine = create_read_engine(settings.database_url, SCHEMA, engine)
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
-        app.state.upstreams = build_clients(settings, transports)
+        app.state.upstreams = build_clients(settings, transports, breakers=breakers)
+        app.state.fresh_upstreams = build_clients(settings, transports, fresh=True)
+        app.state.feed_upstreams = build_clients(settings, transports, breaker=False)
         app.state.audit = audit = AuditLog(
             app.state.sessionmaker,
             audit_dropped,
@@ -65,26 +118,47 @@ def create_app(
             interval=settings.audit_flush_interval_seconds,
         )
         audit_writer = asyncio.create_task(audit.run(), name="audit-writer")
-        app.state.webhook_dispatcher = dispatcher = Dispatcher(app.state.sessionmaker, settings, runtime)
-        workers = _webhook_workers(app, dispatcher) if settings.webhook_workers else []
+        app.state.webhook_dispatcher = dispatcher = Dispatcher(
+            app.state.sessionmaker, settings, runtime, metrics=webhook_metrics
+        )
+        nats = app.state.nats = (
+            NatsConnection(settings.nats_url, settings.service_name) if settings.event_transport == "nats" else None
+        )
+        workers = [_background(app, dispatcher, nats)] if settings.webhook_workers or nats is not None else []
+        if settings.is_sqlite:
+            logger.info("SQLite database: single replica only (background workers take no lease)")
         try:
             await user_service.ensure_bootstrap_admin(app.state.sessionmaker, settings)
-            logger.info("started", extra={"upstreams": settings.upstream_urls()})
+            limits_store = "redis" if settings.redis_url else "memory"
+            logger.info("started", extra={"upstreams": settings.upstream_urls(), "rate_limits": limits_store})
+            if settings.workers > 1 and not settings.redis_url:
+                logger.warning(
+                    "each of the %d workers counts rate limits on its own; set CRM_REDIS_URL to share them",
+                    settings.workers,
+                )
             yield
         finally:
+            restore_signals()
             for task in [audit_writer, *workers]:
                 task.cancel()
             for task in [audit_writer, *workers]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await dispatcher.aclose()
+            if nats is not None:
+                await nats.close()
             try:
                 await audit.flush()
             except Exception:
                 logger.exception("audit entries lost at shutdown")
             await close_clients(app.state.upstreams)
+            await app.state.rate_limits.aclose()
+            await close_clients(app.state.fresh_upstreams)
+            await close_clients(app.state.feed_upstreams)
             await engine.dispose()
             await read_engine.dispose()
+            if spans is not None:
+                await asyncio.to_thread(spans.shutdown)
 
     app = FastAPI(
         title="CRM API",
@@ -96,52 +170,89 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=operation_id,
+        # Its own routes refuse parameters they do not know; the proxy leaves that to the services.
+        dependencies=[Depends(reject_unknown_query)],
     )
+    install_contract(app)
     app.state.settings = settings
     app.state.webhook_runtime = runtime = webhook_runtime or WebhookRuntime()
     app.state.openapi_cache = None
-    app.state.rate_limits = TokenBuckets()
+    app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.internal_tokens = InternalTokens(
+        settings.internal_secret.get_secret_value(), settings.internal_token_ttl_seconds
+    )
+    app.state.rate_limits = rate_limiter(settings.redis_url, settings.rate_limit_key_prefix)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     app.state.upstream_metrics = UpstreamMetrics(registry)
+    app.state.consumer_metrics = ConsumerMetrics(registry)
+    breakers: dict[str, CircuitBreaker] = {}
+    registry.register(BreakerStates(breakers))
+    webhook_metrics = WebhookMetrics(registry)
+    spans = tracing.span_export(settings.service_name)
     audit_dropped = dropped_counter(registry)
     install_error_handlers(app)
 
-    app.include_router(health.router)
-    app.include_router(auth.router)
+    app.include_router(health_api.router)
+    app.include_router(auth_api.router)
     app.include_router(users_api.router)
+    app.include_router(user_feed.router(settings))
     app.include_router(api_keys_api.router)
     app.include_router(audit_api.router)
     app.include_router(webhooks_api.router)
-    app.include_router(composite.router)
-    app.include_router(openapi.router)
-    app.include_router(docs.router)
-    docs.mount_assets(app)
-    app.include_router(proxy.router)  # last: it catches every other /api/v1 path
+    app.include_router(operations_api.router)
+    app.include_router(composite_api.router)
+    app.include_router(meta_api.router)
+    app.include_router(docs_api.router)
+    docs_api.mount_assets(app)
+    app.include_router(proxy_api.router)  # last: it catches every other /api/v1 path
 
     # Outermost first in a request's path: request id and metrics → address, rate-limit headers
-    # and audit → body limit → Idempotency-Key of the gateway's own POSTs → routes.
-    app.add_middleware(
-        GatewayIdempotencyMiddleware,
-        table=infra.idempotency,
-        ttl=timedelta(hours=settings.idempotency_ttl_hours),
-        key=fingerprint_key(settings.jwt_secret.get_secret_value()),
-    )
+    # and audit → body limit → control characters → Idempotency-Key of the gateway's own POSTs → routes.
+    idempotency.install(app, settings)
+    app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
-        overrides={settings.import_path_prefix: settings.import_max_body_bytes},
+        overrides=settings.body_limits(),
     )
     app.add_middleware(AccessMiddleware, trusted_proxies=parse_networks(settings.trusted_proxies))
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry), spans=spans)
+    if settings.cors_origins:
+        # Outermost, so that refusals (401, 413, 429) carry the headers too and a browser can read them.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_RESPONSE_HEADERS),
+            max_age=600,
+        )
     return app
 
 
-def _webhook_workers(app: FastAPI, dispatcher: Dispatcher) -> list[asyncio.Task[None]]:
-    """The feed followers that queue webhook deliveries, and the dispatcher that sends them."""
-    consumers = webhook_feeds.consumers(
-        app.state.sessionmaker, app.state.settings, app.state.upstreams, app.state.webhook_runtime
-    )
-    tasks = [asyncio.create_task(consumer.run(), name=consumer.name) for consumer in consumers]
-    tasks.append(asyncio.create_task(dispatcher.run(), name="webhook-dispatcher"))
-    return tasks
+def _background(app: FastAPI, dispatcher: Dispatcher, nats: NatsConnection | None) -> asyncio.Task[None]:
+    """In the one replica holding the gateway's lease: the followers that queue webhook deliveries
+    and the dispatcher that sends them, and with the NATS transport the relay of the gateway's
+    outbox (user events) to its stream."""
+    settings: Settings = app.state.settings
+
+    def work() -> list[Coroutine[Any, Any, None]]:
+        coroutines: list[Coroutine[Any, Any, None]] = []
+        if settings.webhook_workers:
+            coroutines += webhook_feeds.followers(
+                app.state.sessionmaker,
+                settings,
+                app.state.feed_upstreams,
+                app.state.webhook_runtime,
+                nats=nats,
+                metrics=app.state.consumer_metrics,
+            )
+            coroutines.append(dispatcher.run())
+        if nats is not None:
+            coroutines.append(relay_outbox(nats, settings, app.state.sessionmaker, infra, app.state.outbox_signal))
+        return coroutines
+
+    lease = hold_lease(settings.database_url, "gateway-workers", work, check_seconds=settings.lease_check_seconds)
+    return asyncio.create_task(lease, name="gateway-workers")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -67,7 +66,9 @@ def consumer(
     source: ListSource, sm: async_sessionmaker[AsyncSession], tables: InfraTables = infra, **kw: object
 ) -> EventConsumer:
     handlers = kw.pop("handlers", {"thing.happened": count_effect})
-    return EventConsumer(name="test", source=source, sessionmaker=sm, tables=tables, handlers=handlers, batch_size=3)  # type: ignore[arg-type]
+    return EventConsumer(
+        name="test", source=source, sessionmaker=sm, tables=tables, handlers=handlers, batch_size=3, **kw
+    )  # type: ignore[arg-type]
 
 
 async def effects(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -134,23 +135,99 @@ async def test_a_poison_event_is_parked_and_the_stream_moves_on(
         await count_effect(session, event)
 
     c = consumer(ListSource(events), sessionmaker, handlers={"thing.happened": refuses_poison})
-    for _ in range(10):
-        with contextlib.suppress(ValueError):
-            await c.poll_once(wait=0)
-        if await c.cursor() == 3:
-            break
-    assert attempts == 5  # retried, then parked on the fifth failure
+    assert await c.poll_once(wait=0) == 2  # one poll: the poison tried, parked, and the rest applied
+    assert await c.cursor() == 3
+    assert attempts == 3  # retried, then parked on the third failure
     assert await effects(sessionmaker) == {"k-1": 1, "k-3": 1}
     async with sessionmaker() as session:
         parked = (
             await session.execute(
-                select(infra.dead_letter.c.event_id, func.count()).group_by(infra.dead_letter.c.event_id)
+                select(
+                    infra.dead_letter.c.event_id, infra.dead_letter.c.attempts, infra.dead_letter.c.error, func.count()
+                ).group_by(infra.dead_letter.c.event_id, infra.dead_letter.c.attempts, infra.dead_letter.c.error)
             )
         ).all()
-    assert [row[0] for row in parked] == [events[1].id]
+    assert [tuple(row[:3]) for row in parked] == [(events[1].id, 3, "ValueError('cannot apply')")]
+
+
+async def test_a_database_failure_is_no_poison(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The database failing under a handler says nothing about the event: nothing is parked, the
+    batch is retried whole and applies once the database answers again."""
+    from sqlalchemy.exc import OperationalError
+
+    failing = True
+
+    async def database_down(session: AsyncSession, event: Event) -> None:
+        if failing:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
+        await count_effect(session, event)
+
+    c = consumer(ListSource([make_event(1), make_event(2)]), sessionmaker, handlers={"thing.happened": database_down})
+    for _ in range(5):
+        with pytest.raises(OperationalError):
+            await c.poll_once(wait=0)
+    failing = False
+    assert await c.poll_once(wait=0) == 2
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(infra.dead_letter)) == 0
 
 
 async def test_unknown_event_types_advance_the_cursor(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     c = consumer(ListSource([make_event(1), make_event(2)]), sessionmaker, handlers={})
     assert await c.poll_once(wait=0) == 0
     assert await c.cursor() == 2
+
+
+async def test_an_admin_retry_applies_a_parked_event_once_it_can_be(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from crm_chassis.dead_letters import RetryFailed, event_retry, retry_dead_letter
+
+    fixed = False
+
+    async def until_fixed(session: AsyncSession, event: Event) -> None:
+        if not fixed:
+            raise ValueError("not yet")
+        await count_effect(session, event)
+
+    handlers = {"thing.happened": until_fixed}
+    events = [make_event(1)]
+    c = consumer(ListSource(events), sessionmaker, handlers=handlers)
+    assert await c.poll_once(wait=0) == 0
+    retries = {"test": event_retry(handlers)}
+    with pytest.raises(RetryFailed):
+        await retry_dead_letter(sessionmaker, infra, retries, "test", events[0].id)
+    async with sessionmaker() as session:
+        assert await session.scalar(select(infra.dead_letter.c.attempts)) == 4
+    fixed = True
+    await retry_dead_letter(sessionmaker, infra, retries, "test", events[0].id)
+    assert await effects(sessionmaker) == {"k-1": 1}
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(infra.dead_letter)) == 0
+
+
+async def test_spooled_events_are_written_at_the_end_of_the_batch_without_those_of_failed_attempts(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from crm_chassis.events import record_event
+
+    events = [make_event(1, key="a"), make_event(2, key="flaky"), make_event(3, key="b")]
+    attempts = 0
+
+    async def publishes(session: AsyncSession, event: Event) -> None:
+        nonlocal attempts
+        await record_event(session, infra.outbox, "thing.followed", event.data["key"], {"seq": event.seq})
+        if event.data["key"] == "flaky":
+            attempts += 1
+            if attempts == 1:
+                raise ValueError("not this time")
+        assert session.info.get("outbox_spool") is not None  # nothing written to the outbox yet
+
+    c = consumer(ListSource(events), sessionmaker, handlers={"thing.happened": publishes}, spool_events=True)
+    assert await c.poll_once(wait=0) == 3
+    async with sessionmaker() as session:
+        written = (
+            await session.execute(select(infra.outbox.c.aggregate_id, infra.outbox.c.data).order_by(infra.outbox.c.seq))
+        ).all()
+    # The failed first attempt's event went with its savepoint: one event per applied event, in order.
+    assert [(row.aggregate_id, row.data["seq"]) for row in written] == [("a", 1), ("flaky", 2), ("b", 3)]

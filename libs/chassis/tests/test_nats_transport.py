@@ -22,6 +22,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy import Column, Integer, String, Table, delete, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.consumer import EventConsumer
@@ -378,21 +379,21 @@ async def test_a_failed_batch_is_offered_again_not_acknowledged(
     js = nc.jetstream()
     await record(sessionmaker, ["a", "b", "c"])
     await relay_all(relay(js, sessionmaker, stream))
-    failures = {"b": 2}  # fails in the batch and again on its own
+    failures = {"b": 1}  # the database fails under "b" once: the whole batch rolls back
 
     async def flaky(session: AsyncSession, event: Event) -> None:
         if failures.get(event.data["key"], 0) > 0:
             failures[event.data["key"]] -= 1
-            raise RuntimeError("transient")
+            raise OperationalError("INSERT", {}, ConnectionResetError("transient"))
         await count_effect(session, event)
 
     src = source(js, stream)
     c = consumer(src, sessionmaker, flaky)
-    with pytest.raises(RuntimeError):
-        await c.poll_once()  # "a" committed on its own, "b" failed, "c" never reached
-    assert await effects(sessionmaker) == {"a": 1}
+    with pytest.raises(OperationalError):
+        await c.poll_once()  # "a" applied, "b" failed: nothing committed, nothing acknowledged
+    assert await effects(sessionmaker) == {}
 
-    assert await c.poll_once() == 2
+    assert await c.poll_once() == 3
     assert await c.poll_once() == 0
     assert await effects(sessionmaker) == {"a": 1, "b": 1, "c": 1}
     info = await (await src.subscribe()).consumer_info()
@@ -412,3 +413,30 @@ async def test_connect_nats_and_naming_conventions(nc: NATS) -> None:
     assert subjects_for("crm.customer") == ["crm.customer.>"]
     with pytest.raises(ValueError):
         event_subject("crm.customer", "customer.*")
+
+
+async def test_consumer_lag_counts_what_jetstream_has_not_delivered_or_seen_acknowledged(
+    nc: NATS, stream: Stream, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from crm_chassis.consumer_lag import LagReportingSource
+
+    js = nc.jetstream()
+    keys = [f"k{i}" for i in range(7)]
+    await record(sessionmaker, keys)
+    await relay_all(relay(js, sessionmaker, stream))
+    src = source(js, stream, durable=f"lag-{uuid.uuid4().hex[:8]}")
+    name = f"lagtest-{uuid.uuid4().hex[:8]}"
+    lagging = LagReportingSource(src, name)
+
+    def lag() -> float | None:
+        return REGISTRY.get_sample_value("crm_consumer_lag_events", {"consumer": name})
+
+    first = await lagging.fetch(0, 3, 0.5)
+    assert len(first) == 3
+    assert lag() == 7  # three handed out, not yet acknowledged, and four never delivered
+    rest = await lagging.fetch(first[-1].seq, 10, 0.5)  # the first three acknowledged
+    assert len(rest) == 4 and lag() == 4
+    assert await lagging.fetch(rest[-1].seq, 10, 0.2) == [] and lag() == 0
+    await src.close()

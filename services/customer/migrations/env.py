@@ -9,5 +9,7 @@ from crm_customer.interactions import models as _interactions  # noqa: F401
 from crm_customer.loyalty import models as _loyalty  # noqa: F401
 from crm_customer.merge import models as _merge  # noqa: F401
 from crm_customer.orders import models as _orders  # noqa: F401
+from crm_customer.reassign import models as _reassign  # noqa: F401
+from crm_customer.users import models as _users  # noqa: F401
 
 run_migrations(Settings().database_url, metadata, SCHEMA)

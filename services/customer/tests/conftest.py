@@ -27,7 +27,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(Settings(database_url=database_url, environment="test"))
+    # The gateway's feed is not followed: tests apply user events themselves (user_helpers.py).
+    application = create_app(Settings(database_url=database_url, environment="test", consume_events=False))
     async with application.router.lifespan_context(application):
         yield application
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from user_helpers import known_user
 
 from crm_customer.customers.models import Customer
 from crm_customer.db import infra
@@ -65,7 +66,7 @@ async def test_organization_fields_and_kind_rules(client: httpx.AsyncClient) -> 
     response = await client.post("/customers", json=person(kind="organization", gender="female"))
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
-    assert [e["field"] for e in response.json()["errors"]] == ["gender"]
+    assert [e["field"] for e in response.json()["errors"]] == ["body.gender"]
 
 
 async def test_unknown_field_is_rejected_and_listed(client: httpx.AsyncClient, db: Any) -> None:
@@ -94,7 +95,7 @@ async def test_bad_phone_is_refused(client: httpx.AsyncClient, db: Any) -> None:
     assert response.status_code == 422
     response = await client.post("/customers", json=person(phone="+1 555 0100 999999"))
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "phone"
+    assert response.json()["errors"][0]["field"] == "body.phone"
     assert await count(db) == 0
 
 
@@ -169,10 +170,15 @@ async def test_soft_delete(client: httpx.AsyncClient, db: Any) -> None:
 
 
 async def test_external_ref_is_unique(client: httpx.AsyncClient) -> None:
-    await create(client, external_ref="P-1")
+    first = await create(client, external_ref="P-1")
     response = await client.post("/customers", json=person(name="Other", external_ref="P-1"))
     assert response.status_code == 409
-    assert response.json()["code"] == "duplicate_external_ref"
+    assert (response.json()["code"], response.json()["differing"]) == ("external_ref_conflict", ["name"])
+    again = await client.post("/customers", json=person(external_ref="P-1"))  # the partner reposts it
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    other = await create(client, name="Other")
+    taken = await client.patch(f"/customers/{other['id']}", json={"external_ref": "P-1"}, headers={"If-Match": '"1"'})
+    assert (taken.status_code, taken.json()["code"]) == (409, "duplicate_external_ref")
 
 
 async def test_referral_must_exist(client: httpx.AsyncClient) -> None:
@@ -202,8 +208,8 @@ async def test_search_latin_chinese_phone_email(client: httpx.AsyncClient) -> No
     assert await names("100%") == []
 
 
-async def test_filters_and_tag(client: httpx.AsyncClient) -> None:
-    owner = str(uuid.uuid4())
+async def test_filters_and_tag(client: httpx.AsyncClient, db: Any) -> None:
+    owner = await known_user(db, role="agent")
     await create(client, name="A", owner_id=owner, tags=["vip"], lifecycle_stage="active")
     await create(client, name="B", tags=["other"])
     await create(client, name="C", kind="organization", email=None)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from crm_chassis.testing import internal_headers
 
@@ -101,3 +102,21 @@ async def test_exports_are_private_to_their_creator(client: httpx.AsyncClient) -
     assert (await client.get(f"/exports/{job['id']}", headers=agent)).status_code == 404
     assert (await client.get(f"/exports/{job['id']}/download", headers=agent)).status_code == 404
     assert [j["id"] for j in (await client.get("/exports")).json()["items"]] == [job["id"]]
+
+
+async def test_an_export_is_counted_as_a_succeeded_job_with_its_duration(client: httpx.AsyncClient) -> None:
+    def counted() -> float:
+        labels = {"kind": "export", "outcome": "succeeded"}
+        return REGISTRY.get_sample_value("crm_jobs_total", labels) or 0.0
+
+    before = counted()
+    await export(client, "customers")
+    for _ in range(200):  # recorded as the job's task ends, just after its status is stored
+        if counted() > before:
+            break
+        await asyncio.sleep(0.01)
+
+    assert counted() == before + 1
+    assert (
+        b'crm_job_duration_seconds_count{kind="export",outcome="succeeded"}' in (await client.get("/metrics")).content
+    )

@@ -80,7 +80,7 @@ async def test_orders_by_customer_id_or_reference_and_reposting_creates_nothing(
     content = (
         "customer_id,customer_external_ref,external_ref,source,occurred_at,amount,currency,quantity,items\n"
         f'{ann["id"]},,O-1,shop,{WHEN},129.90,cny,2,"[{{""name"": ""Tea"", ""quantity"": 2}}]"\n'
-        f",C-1,O-2,shop,{WHEN},-0,CNY,1,\n"  # bad amount
+        f",C-1,O-2,shop,{WHEN},-5.00,CNY,1,\n"  # a negative purchase (only refunds are negative)
         f",C-1,O-3,shop,{WHEN},10.00,CNY,1,\n"
         f",C-1,O-3,shop,{WHEN},10.00,CNY,1,\n"  # the same order twice in one file
     )
@@ -93,7 +93,7 @@ async def test_orders_by_customer_id_or_reference_and_reposting_creates_nothing(
     ]
     assert next(o for o in orders if o["external_ref"] == "O-1")["items"] == [{"name": "Tea", "quantity": 2}]
     assert await events_of(db, "order.recorded") == 2
-    again = await run_import(client, "orders", content)
+    again = await run_import(client, "orders", content, force="true")  # the same file: forced
     assert counts(again) == (0, 0, 3, 1)
     assert await events_of(db, "order.recorded") == 2
 
@@ -108,7 +108,7 @@ async def test_interactions_are_logged_once(client: httpx.AsyncClient, db: Any) 
     job = await run_import(client, "interactions", content)
     assert counts(job) == (2, 0, 0, 0)
     assert await events_of(db, "interaction.logged") == 2
-    assert counts(await run_import(client, "interactions", content)) == (0, 0, 2, 0)
+    assert counts(await run_import(client, "interactions", content, force="true")) == (0, 0, 2, 0)
     listed = (await client.get(f"/customers/{ann['id']}/interactions")).json()["items"]
     assert [i["channel"] for i in listed] == ["visit", "phone"]
 
@@ -126,7 +126,7 @@ async def test_contacts_are_added_once_with_their_roles(client: httpx.AsyncClien
     job = await run_import(client, "contacts", content)
     assert counts(job) == (2, 0, 0, 2)
     assert {e["row"] for e in (await client.get(f"/imports/{job['id']}/errors")).json()["items"]} == {4, 5}
-    assert counts(await run_import(client, "contacts", content)) == (0, 0, 2, 2)
+    assert counts(await run_import(client, "contacts", content, force="true")) == (0, 0, 2, 2)
     listed = (await client.get(f"/customers/{org['id']}/contacts")).json()["items"]
     assert [(c["name"], c["roles"]) for c in listed] == [
         ("李雷", ["decision_maker", "senior_leader"]),
@@ -254,14 +254,47 @@ async def test_too_many_running_imports_are_refused(client: httpx.AsyncClient, d
     from crm_customer.imports.models import ImportJob
 
     content = "kind,name\nindividual,A\n"
-    jobs = [await run_import(client, "customers", content) for _ in range(3)]
+    jobs = [await run_import(client, "customers", content, force="true") for _ in range(3)]
     async with db() as session:  # as if the three were still running
         await session.execute(update(ImportJob).values(status="running"))
         await session.commit()
-    refused = await post_csv(client, "customers", content)
+    refused = await post_csv(client, "customers", content, force="true")
     assert refused.status_code == 429
     assert refused.json()["code"] == "too_many_imports" and refused.headers["retry-after"]
     async with db() as session:
         await session.execute(update(ImportJob).where(ImportJob.id == uuid.UUID(jobs[0]["id"])).values(status="failed"))
         await session.commit()
-    assert (await post_csv(client, "customers", content)).status_code == 202
+    await run_import(client, "customers", content, force="true")  # accepted (202), and finished before the next test
+
+
+async def test_the_same_file_again_is_409_naming_the_earlier_import_unless_forced(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    # rows without external_ref, email or phone: sent twice they would be created twice
+    content = "name,kind\nNo Key 1,individual\nNo Key 2,individual\nNo Key 3,individual\n"
+    first = await run_import(client, "customers", content)
+    assert counts(first)[0] == 3
+    again = await post_csv(client, "customers", content)
+    assert again.status_code == 409, again.text
+    body = again.json()
+    assert body["code"] == "duplicate_import"
+    assert body["earlier_import_id"] == first["id"]
+    assert first["id"] in body["detail"] and "force=true" in body["detail"]
+    assert await events_of(db, "customer.created") == 3  # nothing more written
+    # a dry run of it writes nothing, so it is allowed and does not count as an import
+    dry = await run_import(client, "customers", content, dry_run="true")
+    assert counts(dry)[0] == 3
+    assert (await post_csv(client, "customers", content)).json()["earlier_import_id"] == first["id"]
+    forced = await run_import(client, "customers", content, force="true")
+    assert counts(forced)[0] == 3
+    assert forced["file_sha256"] == first["file_sha256"] and len(first["file_sha256"]) == 64
+    # another file, or the same one as another kind of import, is not a repeat
+    assert counts(await run_import(client, "customers", content + "No Key 4,individual\n"))[0] == 4
+
+
+async def test_a_failed_atomic_import_may_be_sent_again(client: httpx.AsyncClient) -> None:
+    content = "name,kind\nGood,individual\n,individual\n"
+    failed = await run_import(client, "customers", content, atomic="true")
+    assert failed["status"] == "failed" and counts(failed)[0] == 0
+    retried = await post_csv(client, "customers", content, atomic="true")
+    assert retried.status_code == 202, retried.text

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from customer_import_helpers import counts, events_of, post_csv, run_import, wait_for
 from sqlalchemy import func, select
+from user_helpers import known_user
 
 from crm_chassis.testing import internal_headers
 from crm_customer.imports import runner
@@ -108,8 +109,8 @@ async def test_refunds_beyond_what_was_paid_are_refused_row_by_row(client: httpx
     assert await events_of(db, "order.refunded") == 2
 
 
-async def test_unknown_deleted_or_invisible_purchases_are_row_errors(client: httpx.AsyncClient) -> None:
-    agent = str(uuid.uuid4())
+async def test_unknown_deleted_or_invisible_purchases_are_row_errors(client: httpx.AsyncClient, db: Any) -> None:
+    agent = await known_user(db, role="agent")
     await buyer(client)
     await buyer(client, "C-2", owner_id=agent)
     await purchase(client, "P-1")  # C-1's: not the agent's customer
@@ -197,7 +198,7 @@ async def test_sending_the_file_again_creates_nothing_new(client: httpx.AsyncCli
     )
     first = await run_import(client, "orders", content)
     assert counts(first) == (4, 0, 0, 0)
-    again = await run_import(client, "orders", content)
+    again = await run_import(client, "orders", content, force="true")
     # Refunds that took all that was paid are recognised by their reference before any amount check.
     assert (counts(again), again["errors"]) == ((0, 0, 4, 0), [])
     assert await order_count(db) == 5

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+from user_helpers import known_user
 
 from crm_chassis.testing import internal_headers
 
 AGENT = "6f1f7f9c-5d7e-4c53-9b8e-1b1f6f0e2a11"
+
+
+@pytest.fixture(autouse=True)
+async def agent_known(db: Any) -> None:
+    await known_user(db, AGENT, role="agent")
 
 
 async def customer(client: httpx.AsyncClient) -> str:

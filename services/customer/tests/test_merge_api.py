@@ -166,3 +166,30 @@ async def test_concurrent_crossed_merges(client: httpx.AsyncClient) -> None:
     assert sorted(r.status_code for r in results) == [201, 409]
     live = [c["name"] for c in (await client.get("/customers")).json()["items"]]
     assert len(live) == 1
+
+
+async def test_duplicates_across_scripts_and_between_pinyin_and_latin(client: httpx.AsyncClient) -> None:
+    simplified = await make(client, name="张伟")
+    traditional = await make(client, name="張偉")
+    latin = await make(client, name="Zhang Wei")
+    reversed_order = await make(client, name="WEI ZHANG", email="wz@example.com")
+    await make(client, name="Zhou Wen")  # initials zw like 张伟: never a pinyin match
+    await make(client, kind="organization", name="Zhang Wei")  # another kind
+    page = (await client.get("/customers/duplicates")).json()
+    found = {frozenset((p["a_id"], p["b_id"])): p for p in page["items"]}
+
+    script = found[frozenset((simplified["id"], traditional["id"]))]
+    assert script["matched"] == ["name"] and script["score"] == 0.6
+    assert script["reasons"] == ["the same name in traditional and simplified characters"]
+
+    for chinese in (simplified, traditional):
+        for spelled in (latin, reversed_order):
+            pair = found[frozenset((chinese["id"], spelled["id"]))]
+            assert pair["matched"] == ["name_pinyin"] and pair["score"] == 0.5
+            assert pair["reasons"] == [f"{spelled['name']!r} spells the pinyin of {chinese['name']} (zhangwei)"]
+    # the two Latin spellings are the same name in another word order
+    assert found[frozenset((latin["id"], reversed_order["id"]))]["reasons"] == ["the same name"]
+    assert len(found) == 6
+    # a Chinese pair outranks a pinyin pair
+    scores = [p["score"] for p in page["items"]]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 0.6 and scores[-1] == 0.5

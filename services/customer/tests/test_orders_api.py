@@ -78,7 +78,7 @@ async def test_bad_orders_are_refused_and_nothing_is_written(client: httpx.Async
         assert response.headers["content-type"] == "application/problem+json"
     unknown = await client.post("/orders", json=order("00000000-0000-0000-0000-000000000000"))
     assert unknown.status_code == 422
-    assert unknown.json()["errors"][0]["field"] == "customer_id"
+    assert unknown.json()["errors"][0]["field"] == "body.customer_id"
     assert await count_orders(db) == 0
 
 

@@ -62,7 +62,7 @@ async def test_unknown_or_deleted_customer_is_422(client: httpx.AsyncClient, db:
         )
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM
-        assert [e["field"] for e in response.json()["errors"]] == ["customer_id"]
+        assert [e["field"] for e in response.json()["errors"]] == ["body.customer_id"]
     assert await count(db, Complaint) == 0
 
 
@@ -116,7 +116,7 @@ async def test_resolve_needs_resolution_and_follow_up_after(
         assert (await act(client, cid, action)).status_code == 200
     missing = await client.post(f"/complaints/{cid}/transitions", json={"action": "resolve"})
     assert missing.status_code == 422
-    assert missing.json()["errors"][0]["field"] == "resolution"
+    assert missing.json()["errors"][0]["field"] == "body.resolution"
     resolved = await act(client, cid, "resolve", resolution="Refunded the duplicate charge.")
     assert resolved.status_code == 200
     assert resolved.json()["resolution"] == "Refunded the duplicate charge."

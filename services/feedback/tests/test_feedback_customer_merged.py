@@ -100,9 +100,15 @@ async def test_every_write_on_a_merged_away_customer_is_refused(client: httpx.As
     assert await merged_into(db, duplicate) == survivor
     assert await merged_into(db, survivor) is None
 
-    for headers in ({}, agent(owner), agent(uuid.uuid4())):
+    for headers in ({}, agent(owner)):
         for what, path, body in writes(duplicate, survey_id):
             assert_merged(await client.post(path, json=body, headers=headers), survivor, what)
+    # Another agent's merged-away customer is unknown to them: the answer does not name the survivor.
+    for what, path, body in writes(duplicate, survey_id):
+        response = await client.post(path, json=body, headers=agent(uuid.uuid4()))
+        assert response.status_code == 422, (what, response.text)
+        assert response.json()["errors"][0]["code"] == "unknown_customer", what
+        assert str(survivor) not in response.text, what
     assert set((await record_counts(db)).values()) == {0}, "nothing is written"
     assert await outbox(db) == [], "and nothing is announced"
 
@@ -126,8 +132,8 @@ async def test_a_batch_of_invitations_names_every_merged_customer(client: httpx.
     assert_merged(response, survivor, "batch")
     errors = response.json()["errors"]
     assert [(e["field"], e["code"], e["merged_into"]) for e in errors] == [
-        ("customer_ids.1", "customer_merged", str(survivor)),
-        ("customer_ids.3", "customer_merged", str(other)),
+        ("body.customer_ids.1", "customer_merged", str(survivor)),
+        ("body.customer_ids.3", "customer_merged", str(other)),
     ]
     assert await count(db, SurveyInvitation) == 0
 

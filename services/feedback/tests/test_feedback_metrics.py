@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_feedback.analytics import metrics
 from crm_feedback.complaints.models import Complaint
+from crm_feedback.surveys.models import SurveyInvitation
 
 Db = async_sessionmaker[AsyncSession]
 
@@ -70,6 +71,12 @@ async def test_satisfaction_trend_report_and_customer_view(client: httpx.AsyncCl
         await client.post(f"/surveys/{sid}/invitations", json={"customer_ids": [str(a), str(b)], "channel": "phone"})
     ).json()
     await client.post(f"/surveys/{sid}/invitations", json={"customer_ids": [str(a)], "channel": "online"})
+    # Invitations are stamped with the real clock; pin them inside the asserted window so the
+    # test means the same on any date.
+    async with db() as session, session.begin():
+        await session.execute(
+            update(SurveyInvitation).where(SurveyInvitation.survey_id == uuid.UUID(sid)).values(created_at=at(10, 1))
+        )
 
     def ep(e: int, p: int) -> dict[str, int]:
         return {"expectation": e, "perception": p}

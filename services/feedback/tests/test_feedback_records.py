@@ -39,7 +39,7 @@ async def test_suggestion_lifecycle(client: httpx.AsyncClient, customer_id: uuid
 async def test_suggestion_validation_and_list(client: httpx.AsyncClient, customer_id: uuid.UUID, db: Db) -> None:
     assert (await client.post("/suggestions", json={"topic": "", "text": "x", "votes": 3})).status_code == 422
     unknown = await client.post("/suggestions", json={"customer_id": str(uuid.uuid4()), "topic": "t", "text": "x"})
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "customer_id"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.customer_id"
     assert await count(db, Suggestion) == 0
     await client.post("/suggestions", json={"topic": "app", "text": "Dark mode"})  # anonymous suggestion
     await client.post("/suggestions", json={"customer_id": str(customer_id), "topic": "app", "text": "Widgets"})
@@ -74,7 +74,7 @@ async def test_service_record_crud(client: httpx.AsyncClient, customer_id: uuid.
     await client.post("/service-records", json={**body, "customer_id": str(other), "type": "technical_support"})
     listed = (await client.get("/service-records", params={"type": "repair"})).json()["items"]
     assert [r["id"] for r in listed] == [record["id"]]
-    ranged = (await client.get("/service-records", params={"date_from": "2026-11-21"})).json()["items"]
+    ranged = (await client.get("/service-records", params={"service_date_after": "2026-11-21"})).json()["items"]
     assert ranged == []
     assert (await client.delete(url, headers={"If-Match": '"1"'})).status_code == 412
     assert (await client.delete(url, headers={"If-Match": '"2"'})).status_code == 204

@@ -168,3 +168,51 @@ async def test_a_full_batch_never_starves_the_rest(
         async with db.begin() as session:
             rounds.append((await check_slas(session, moment, settings, limit=2)).warnings)
     assert rounds == [2, 1, 0]
+
+
+async def test_a_complaint_the_watch_cannot_check_is_parked_and_the_others_are_still_watched(
+    client: httpx.AsyncClient, customer_id: uuid.UUID, db: Db, settings: Settings
+) -> None:
+    from sqlalchemy import select, update
+
+    from crm_chassis.dead_letters import retry_dead_letter
+    from crm_feedback.complaints.models import Complaint
+    from crm_feedback.db import infra
+    from crm_feedback.sla.checks import SLA_CHECK_CONSUMER, retry_parked
+
+    await make_policy(client)
+    poisoned = await create_complaint(client, customer_id, opened_at=T0.isoformat())
+    healthy = await create_complaint(client, customer_id, opened_at=T0.isoformat())
+    row = Complaint.id == uuid.UUID(poisoned["id"])
+    async with db.begin() as session:
+        # as an old release might have left it: an escalation level one more escalation overflows
+        top = 2**31 - 1 if session.get_bind().dialect.name == "postgresql" else 2**63 - 1
+        await session.execute(update(Complaint).where(row).values(escalation_level=top))
+
+    parked: list[int] = []
+    breach = T0 + timedelta(minutes=61)
+    async with db.begin() as session:
+        result = await check_slas(session, breach, settings, on_park=lambda: parked.append(1))
+    assert (result.breaches, result.parked, parked) == (1, 1, [1])
+    assert (await client.get(f"/complaints/{healthy['id']}")).json()["escalated"] is True
+    assert (await client.get(f"/complaints/{poisoned['id']}")).json()["escalated"] is False
+    dead = infra.dead_letter
+    async with db() as session:
+        rows = (
+            await session.execute(select(dead.c.event_id, dead.c.attempts).where(dead.c.consumer == SLA_CHECK_CONSUMER))
+        ).all()
+    assert [(str(r.event_id), r.attempts) for r in rows] == [(poisoned["id"], settings.dead_letter_after_attempts)]
+
+    # later rounds leave it alone: no new attempt, nothing else held up
+    async with db.begin() as session:
+        again = await check_slas(session, breach + timedelta(minutes=1), settings)
+    assert (again.breaches, again.parked) == (0, 0)
+
+    # the row repaired, an admin's retry checks it and takes it off the dead letters
+    async with db.begin() as session:
+        await session.execute(update(Complaint).where(row).values(escalation_level=0))
+    retries = {SLA_CHECK_CONSUMER: retry_parked(settings)}
+    await retry_dead_letter(db, infra, retries, SLA_CHECK_CONSUMER, uuid.UUID(poisoned["id"]))
+    assert (await client.get(f"/complaints/{poisoned['id']}")).json()["escalated"] is True
+    async with db() as session:
+        assert (await session.scalar(select(dead.c.event_id).where(dead.c.consumer == SLA_CHECK_CONSUMER))) is None

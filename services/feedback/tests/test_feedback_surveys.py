@@ -118,7 +118,7 @@ async def test_versions_keep_old_answers_tied(client: httpx.AsyncClient, custome
         (1, ["liked", "overall", "recommend", "speed", "store"]),
         (2, ["overall", "recommend", "wait"]),
     ]
-    versions = (await client.get(f"{url}/versions")).json()
+    versions = (await client.get(f"{url}/versions")).json()["items"]
     assert [len(v["questions"]) for v in versions] == [6, 3]
 
 
@@ -143,19 +143,19 @@ async def test_every_bad_answer_is_listed_and_nothing_stored(
     assert response.headers["content-type"] == PROBLEM
     errors = {e["field"]: e["code"] for e in response.json()["errors"]}
     assert errors == {
-        "answers.extra": "unknown_question",
-        "answers.recommend": "out_of_range",
-        "answers.overall": "out_of_range",
-        "answers.speed": "out_of_range",
-        "answers.store": "not_an_option",
-        "answers.liked": "not_an_option",
-        "answers.comment": "invalid_text",
+        "body.answers.extra": "unknown_question",
+        "body.answers.recommend": "out_of_range",
+        "body.answers.overall": "out_of_range",
+        "body.answers.speed": "out_of_range",
+        "body.answers.store": "not_an_option",
+        "body.answers.liked": "not_an_option",
+        "body.answers.comment": "invalid_text",
     }
     missing = await client.post(
         f"/surveys/{survey['id']}/responses", json={"customer_id": str(customer_id), "channel": "phone", "answers": {}}
     )
     assert {e["field"] for e in missing.json()["errors"]} == {
-        f"answers.{k}" for k in ("recommend", "overall", "speed", "store", "liked")
+        f"body.answers.{k}" for k in ("recommend", "overall", "speed", "store", "liked")
     }
     assert await count(db, SurveyResponse) == 0
     assert await outbox(db, "survey.responded") == []
@@ -199,7 +199,7 @@ async def test_invitations_need_known_customers(client: httpx.AsyncClient, custo
         json={"customer_ids": [str(customer_id), str(ghost)], "channel": "mail"},
     )
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == ["customer_ids.1"]
+    assert [e["field"] for e in response.json()["errors"]] == ["body.customer_ids.1"]
     assert await count(db, SurveyInvitation) == 0
     mail = await invite(client, survey["id"], [customer_id], "mail")
     assert mail[0]["token"] is None and mail[0]["expires_at"] is None
@@ -227,7 +227,7 @@ async def test_mystery_shopping_has_a_subject_not_a_customer(
     refused = await client.post(f"{url}/invitations", json={"customer_ids": [str(customer_id)], "channel": "on_site"})
     assert refused.status_code == 409
     without = await client.post(f"{url}/responses", json={"channel": "on_site", "answers": {"greeting": 2}})
-    assert without.status_code == 422 and without.json()["errors"][0]["field"] == "subject"
+    assert without.status_code == 422 and without.json()["errors"][0]["field"] == "body.subject"
     report = await client.post(
         f"{url}/responses",
         json={

@@ -11,14 +11,17 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_chassis.dates import business_date
 from crm_chassis.testing import internal_headers
 from crm_scoring.db import infra
+from crm_scoring.readmodel.models import RescoreRequest
 from crm_scoring.runs.models import ScoringRun
 from crm_scoring.scores import service as score_service
 from crm_scoring.testing import apply, customer, event, order
 
 Maker = async_sessionmaker[AsyncSession]
-T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+# a live run is as of now: the facts are placed relative to the moment the tests start
+T0 = datetime.now(UTC).replace(microsecond=0)
 AGENT_A, AGENT_B = uuid.uuid4(), uuid.uuid4()
 
 
@@ -44,7 +47,8 @@ async def population(db: Maker) -> dict[str, uuid.UUID]:
 
 
 async def run(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    response = await client.post("/scoring/runs", json={"as_of": T0.isoformat(), **body})
+    """A run (live unless `as_of` is given), carried to its end."""
+    response = await client.post("/scoring/runs", json=body)
     assert response.status_code == 202, response.text
     assert response.headers["location"] == f"/scoring/runs/{response.json()['id']}"
     finished = await client.get(f"/scoring/runs/{response.json()['id']}")
@@ -60,7 +64,13 @@ async def test_full_run_score_cards_and_lists(client: httpx.AsyncClient, db: Mak
     ids = await population(db)
     job = await run(client)
     assert job["status"] == "succeeded", job
-    assert job["progress"] == {"done": 11, "total": 11}
+    assert (job["progress"]["done"], job["progress"]["total"], job["progress"]["stage"]) == (11, 11, None)
+    assert [(s["name"], s["status"]) for s in job["progress"]["stages"]] == [
+        ("load", "done"),
+        ("fit", "done"),
+        ("score", "done"),
+        ("write", "done"),
+    ]
     assert job["counts"]["customers"] == 11 and job["counts"]["buyers"] == 10
     assert set(job["timings"]) == {"load", "fit", "score", "write"}
 
@@ -75,9 +85,9 @@ async def test_full_run_score_cards_and_lists(client: httpx.AsyncClient, db: Mak
     assert c1["abc_class"]["value"] == "A" and c1["abc_class"]["key_customer_kind"] == "value"
     assert c1["value_segment"]["name"] == "profitable_big"
     assert c1["value_segment"]["strategy"] == "keep" and c1["value_segment"]["rule"] == "class_a"
-    assert c1["care"]["status"] == "lapsed" and c1["care"]["due_date"] == "2026-11-20"
+    assert c1["care"]["status"] == "lapsed" and c1["care"]["due_date"] == business_date(T0).isoformat()
     assert c1["clv"]["simple"] == f"{200 / 7 * 1095:.2f}"
-    assert c1["as_of"].startswith("2026-11-20") and c1["p_alive"]["value"] > 0.5
+    assert datetime.fromisoformat(c1["as_of"]) >= T0 and c1["p_alive"]["value"] > 0.5
 
     c3 = (await client.get(f"/customers/{ids['c3']}/scores")).json()
     assert 0 < c3["p_alive"]["value"] < 1 and "one-time buyer" in c3["p_alive"]["explanation"]
@@ -124,7 +134,12 @@ async def test_agents_see_their_own_customers_and_care_list(client: httpx.AsyncC
     assert [i["customer_id"] for i in due] == [str(ids["c1"])]
     assert (await client.get("/analytics/abc", headers=as_agent(AGENT_A))).status_code == 403
     analyst = internal_headers(role="analyst")
-    assert (await client.get(f"/customers/{ids['c1']}/scores", headers=analyst)).status_code == 403
+    # Analysts read scores for analysis (docs/security.md), every customer's; not the care list.
+    assert (await client.get(f"/customers/{ids['c1']}/scores", headers=analyst)).status_code == 200
+    everyone = {i["customer_id"] for i in (await client.get("/scores", params={"limit": 200})).json()["items"]}
+    analysed = (await client.get("/scores", params={"limit": 200}, headers=analyst)).json()["items"]
+    assert {i["customer_id"] for i in analysed} == everyone >= {str(ids["c1"]), str(ids["c3"])}
+    assert (await client.get("/care/due", headers=analyst)).status_code == 403
     assert (await client.get("/analytics/segments", headers=analyst)).status_code == 200
 
 
@@ -148,7 +163,9 @@ async def test_one_run_at_a_time(client: httpx.AsyncClient, db: Maker) -> None:
     response = await client.post("/scoring/runs", json={})
     assert response.status_code == 409
     assert response.json()["running_run_id"] == str(running) and response.json()["code"] == "run_in_progress"
-    assert (await client.post("/scoring/runs", json={"as_of": "2026-01-01"})).status_code == 422
+    # a plain date is an as_of (midnight in the business time zone): refused only for the running run
+    assert (await client.post("/scoring/runs", json={"as_of": "2026-01-01"})).status_code == 409
+    assert (await client.post("/scoring/runs", json={"as_of": "2026-13-01"})).status_code == 422
     history = (await client.get("/scoring/runs")).json()["items"]
     assert [h["id"] for h in history] == [str(running)]
 
@@ -203,3 +220,93 @@ async def test_retention_and_churn_analytics(client: httpx.AsyncClient, db: Make
     reversed_period = {"from": T0.isoformat(), "to": days_ago(1).isoformat()}
     assert (await client.get("/analytics/retention", params=reversed_period)).status_code == 422
     assert ids
+
+
+async def test_a_run_cannot_look_ahead(client: httpx.AsyncClient) -> None:
+    ahead = datetime.now(UTC) + timedelta(minutes=5)
+    for as_of in (ahead.isoformat(), (ahead + timedelta(days=2)).date().isoformat()):
+        refused = await client.post("/scoring/runs", json={"as_of": as_of})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "as_of_in_future"
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/scoring/runs")).json()["items"] == []
+
+
+async def _outbox(db: Maker) -> list[Any]:
+    async with db() as session:
+        return list((await session.execute(select(infra.outbox.c.id))).scalars())
+
+
+async def _queue(db: Maker) -> list[Any]:
+    async with db() as session:
+        return list((await session.execute(select(RescoreRequest.customer_id))).scalars())
+
+
+async def test_a_backtest_keeps_its_results_under_the_run_and_touches_nothing_live(
+    client: httpx.AsyncClient, db: Maker
+) -> None:
+    ids = await population(db)
+    live = await run(client)
+    assert live["mode"] == "live"
+    cards_before = {name: (await client.get(f"/customers/{cid}/scores")).json() for name, cid in ids.items()}
+    care_before = (await client.get("/care/due", headers=as_agent(AGENT_A))).json()
+    model_before = (await client.get("/scoring/model")).json()
+    outbox_before = await _outbox(db)
+    assert outbox_before  # the live run published: the backtest must add nothing
+    # a fact arriving between runs waits in the re-scoring queue; a backtest must leave it there
+    await apply(db, order(ids["c5"], "10.00", T0 - timedelta(days=1)))
+    queued = await _queue(db)
+    assert queued == [ids["c5"]]
+
+    as_of = days_ago(60)
+    backtest = await run(client, as_of=as_of.isoformat())
+    assert backtest["status"] == "succeeded" and backtest["mode"] == "backtest", backtest
+    assert backtest["counts"]["segment_changed"] == 0 and backtest["counts"]["churn_risk_raised"] == 0
+
+    # no card changed (values and versions), no event went out (so no exit survey and no webhook:
+    # both follow score events), no care item moved, the live model and the queue stayed
+    for name, cid in ids.items():
+        response = await client.get(f"/customers/{cid}/scores")
+        assert response.json() == cards_before[name], name
+    assert (await client.get("/care/due", headers=as_agent(AGENT_A))).json() == care_before
+    assert (await client.get("/scoring/model")).json() == model_before
+    assert await _outbox(db) == outbox_before
+    assert await _queue(db) == queued
+
+    # the backtest's own results, as of its date: c3 bought 30 days ago, after the as_of
+    results = (await client.get(f"/scoring/runs/{backtest['id']}/scores", params={"limit": 100})).json()["items"]
+    assert {r["customer_id"] for r in results} == {str(cid) for cid in ids.values()}
+    assert all(datetime.fromisoformat(r["as_of"]) == as_of for r in results)
+    c3 = (await client.get(f"/scoring/runs/{backtest['id']}/scores/{ids['c3']}")).json()
+    assert c3["purchases"]["purchase_days"] == 0 and c3["run_id"] == backtest["id"]
+    assert cards_before["c3"]["purchases"]["purchase_days"] == 1
+    lost = (await client.get(f"/scoring/runs/{backtest['id']}/scores", params={"churn_risk_gte": 0.5})).json()
+    assert str(ids["c4"]) in {r["customer_id"] for r in lost["items"]}
+    mine = (await client.get(f"/scoring/runs/{backtest['id']}/scores", headers=as_agent(AGENT_A))).json()["items"]
+    assert {r["customer_id"] for r in mine} == {str(ids["c1"]), str(ids["c2"])}
+    hidden = await client.get(f"/scoring/runs/{backtest['id']}/scores/{ids['c3']}", headers=as_agent(AGENT_A))
+    assert hidden.status_code == 404
+
+    model = (await client.get(f"/scoring/runs/{backtest['id']}/model")).json()
+    assert model["mode"] == "backtest" and model["run_id"] == backtest["id"]
+    assert datetime.fromisoformat(model["as_of"]) == as_of and model["data"]["buyers"] < model_before["data"]["buyers"]
+    assert (await client.get(f"/scoring/runs/{live['id']}/model")).json()["mode"] == "live"
+    not_backtest = await client.get(f"/scoring/runs/{live['id']}/scores")
+    assert not_backtest.status_code == 404 and not_backtest.json()["code"] == "not_a_backtest"
+    assert (await client.get(f"/scoring/runs/{uuid.uuid4()}/scores")).status_code == 404
+
+
+def test_a_run_in_progress_names_its_stage() -> None:
+    from crm_scoring.runs.models import ScoringRun
+    from crm_scoring.runs.schemas import progress_of
+
+    def stages(status: str, timings: dict[str, float]) -> tuple[str | None, list[str]]:
+        run = ScoringRun(status=status, timings=timings, progress_done=0, progress_total=10)
+        progress = progress_of(run)
+        return progress.stage, [s.status for s in progress.stages]
+
+    assert stages("queued", {}) == (None, ["pending"] * 4)
+    assert stages("running", {}) == ("load", ["running", "pending", "pending", "pending"])
+    assert stages("running", {"load": 0.1}) == ("fit", ["done", "running", "pending", "pending"])
+    assert stages("running", {"load": 0.1, "fit": 2.0, "score": 0.5}) == ("write", ["done"] * 3 + ["running"])
+    assert stages("failed", {"load": 0.1}) == (None, ["done", "failed", "pending", "pending"])

@@ -7,9 +7,10 @@ PostgreSQL) must give the same statistics, the same stored scores and the same e
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -22,10 +23,11 @@ from crm_scoring import pgcopy
 from crm_scoring.db import infra
 from crm_scoring.models import bgnbd_predict
 from crm_scoring.models.bgnbd import BgNbdParams
-from crm_scoring.readmodel import stats
+from crm_scoring.readmodel import stats_repository as stats_repo
 from crm_scoring.runs import service as run_service
-from crm_scoring.scores import engine, writer
-from crm_scoring.scores.models import CustomerScore
+from crm_scoring.scores import bulk_repository as bulk_repo
+from crm_scoring.scores import engine
+from crm_scoring.scores.models import customer_score
 from crm_scoring.settings.schemas import ScoringSettings
 from crm_scoring.testing import NOW, apply, customer, event, order
 
@@ -66,7 +68,7 @@ async def shop(db: Maker) -> dict[str, uuid.UUID]:
     return ids
 
 
-def row_of(pop: stats.Population, cid: uuid.UUID) -> dict[str, float]:
+def row_of(pop: stats_repo.Population, cid: uuid.UUID) -> dict[str, float]:
     i = pop.ids.index(cid)
     return {name: float(values[i]) for name, values in pop.columns.items()}
 
@@ -74,7 +76,7 @@ def row_of(pop: stats.Population, cid: uuid.UUID) -> dict[str, float]:
 async def test_statistics_count_purchase_days_and_net_refunds(db: Maker) -> None:
     ids = await shop(db)
     async with db.begin() as session:
-        pop = await stats.load(session, as_of=NOW, settings=SETTINGS)
+        pop = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)
     assert pop.ids == sorted(pop.ids) and len(pop) == 5
     regular = row_of(pop, ids["regular"])
     assert regular["days"] == 3 and regular["total"] == pytest.approx(130.0)
@@ -99,9 +101,9 @@ async def test_bulk_and_per_customer_statistics_agree(db: Maker, database_url: s
     postgres_only(database_url)
     ids = await shop(db)
     async with db.begin() as session:
-        bulk = await stats.load(session, as_of=NOW, settings=SETTINGS)
+        bulk = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)
     async with db.begin() as session:
-        each = await stats.load(session, as_of=NOW, settings=SETTINGS, ids=list(ids.values()))
+        each = await stats_repo.load(session, as_of=NOW, settings=SETTINGS, ids=list(ids.values()))
     assert bulk.ids == each.ids
     for name in bulk.columns:
         np.testing.assert_allclose(bulk.columns[name], each.columns[name], err_msg=name, equal_nan=True)
@@ -109,9 +111,8 @@ async def test_bulk_and_per_customer_statistics_agree(db: Maker, database_url: s
 
 async def stored(db: Maker) -> dict[uuid.UUID, dict[str, Any]]:
     async with db() as session:
-        rows = (await session.scalars(select(CustomerScore))).all()
-    skip = {"scored_at", "_sa_instance_state"}
-    return {r.customer_id: {k: v for k, v in vars(r).items() if k not in skip} for r in rows}
+        rows = (await session.execute(select(customer_score))).all()
+    return {r.customer_id: {k: v for k, v in r._mapping.items() if k != "scored_at"} for r in rows}
 
 
 async def published(db: Maker) -> list[tuple[str, str, int, dict[str, Any]]]:
@@ -127,10 +128,10 @@ async def test_bulk_write_stores_and_publishes_what_the_row_path_does(db: Maker,
     postgres_only(database_url)
     await shop(db)
     async with db.begin() as session:
-        pop = await stats.load(session, as_of=NOW, settings=SETTINGS)
+        pop = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)
     model = engine.fit(pop, SETTINGS)
-    columns = writer.staged(pop, engine.score(pop, model, SETTINGS))
-    stamp = writer.Stamp(run_id=uuid.uuid4(), as_of=NOW, scored_at=NOW, warning_threshold=0.5)
+    columns = bulk_repo.staged(engine.score(pop, model, SETTINGS))
+    stamp = bulk_repo.Stamp.of(SETTINGS, run_id=uuid.uuid4(), as_of=NOW, scored_at=NOW)
     # stored scores to change: another segment and no risk, so both kinds of event are published
     shifted = dict(
         columns,
@@ -142,17 +143,17 @@ async def test_bulk_write_stores_and_publishes_what_the_row_path_does(db: Maker,
     results = []
     for path in ("rows", "bulk"):
         async with db.begin() as session:
-            await session.execute(delete(CustomerScore))
+            await session.execute(delete(customer_score))
             await session.execute(delete(infra.outbox))
         async with db.begin() as session:
             ids = pop.ids
-            await writer._upsert_rows(session, writer.rows(ids, shifted, stamp), stamp)
+            await bulk_repo._upsert_rows(session, bulk_repo.rows(ids, shifted, stamp), stamp)
             await session.execute(delete(infra.outbox))
         async with db.begin() as session:
             if path == "rows":
-                counts = await writer._upsert_rows(session, writer.rows(pop.ids, columns, stamp), stamp)
+                counts = await bulk_repo._upsert_rows(session, bulk_repo.rows(pop.ids, columns, stamp), stamp)
             else:
-                counts = await writer._copy_and_upsert(session, pop.keys, columns, stamp)
+                counts = await bulk_repo._copy_and_upsert(session, pop.keys, columns, stamp)
         results.append((counts, await stored(db), await published(db)))
     (row_counts, row_scores, row_events), (bulk_counts, bulk_scores, bulk_events) = results
     assert row_counts == bulk_counts and row_counts["segment_changed"] >= 1 and row_counts["churn_risk_raised"] >= 1
@@ -204,11 +205,13 @@ async def test_a_run_writes_in_chunks_through_several_connections(
     client: httpx.AsyncClient, db: Maker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await shop(db)
+    gone = ids["gone"] = uuid.uuid4()  # lost as of the live run's now, whatever day it runs on
+    await apply(db, customer(gone), order(gone, "10.00", datetime.now(UTC) - timedelta(days=800)))
     monkeypatch.setattr(run_service, "WRITE_CHUNK", 2)
-    response = await client.post("/scoring/runs", json={"as_of": NOW.isoformat()})
+    response = await client.post("/scoring/runs", json={})
     job = (await client.get(f"/scoring/runs/{response.json()['id']}")).json()
     assert job["status"] == "succeeded", job
-    assert job["progress"] == {"done": 5, "total": 5}
+    assert (job["progress"]["done"], job["progress"]["total"]) == (6, 6)
     scores = await stored(db)
     assert set(scores) == set(ids.values()) and {s["version"] for s in scores.values()} == {1}
     raised = [e for e in await published(db) if e[0] == "score.churn_risk_raised"]
@@ -219,14 +222,64 @@ async def test_bulk_writes_in_one_transaction_each_store_their_own_customers(db:
     postgres_only(database_url)
     ids = await shop(db)
     async with db.begin() as session:
-        pop = await stats.load(session, as_of=NOW, settings=SETTINGS)
-    columns = writer.staged(pop, engine.score(pop, engine.fit(pop, SETTINGS), SETTINGS))
-    stamp = writer.Stamp(run_id=None, as_of=NOW, scored_at=NOW, warning_threshold=0.5)
+        pop = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)
+    columns = bulk_repo.staged(engine.score(pop, engine.fit(pop, SETTINGS), SETTINGS))
+    stamp = bulk_repo.Stamp.of(SETTINGS, run_id=None, as_of=NOW, scored_at=NOW)
     lost = pop.ids.index(ids["old"])  # raises an event: written first, it must not be published again
     async with db.begin() as session:
         for start, stop in ((lost, lost + 1), (0, lost), (lost + 1, len(pop))):
-            await writer.write(session, pop, columns, stamp, start=start, stop=stop)
+            await bulk_repo.write(session, pop, columns, stamp, start=start, stop=stop)
     scores = await stored(db)
     assert set(scores) == set(pop.ids) and {s["version"] for s in scores.values()} == {1}
     events = [(kind, customer) for kind, customer, _, _ in await published(db)]
     assert events and len(events) == len(set(events))  # no customer's event published twice
+
+
+async def test_a_zero_value_purchase_counts_as_a_visit_and_adds_no_spend(db: Maker) -> None:
+    free_first, free_later, refunded = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    paid = order(refunded, "25.00", NOW - timedelta(days=30))
+    refund = {"id": str(uuid.uuid4()), "customer_id": str(refunded), "occurred_at": NOW.isoformat()}
+    refund |= {"amount": "-25.00", "currency": "CNY", "refund_of": paid.data["id"]}
+    await apply(
+        db,
+        customer(free_first),
+        customer(free_later),
+        customer(refunded),
+        order(free_first, "0.00", NOW - timedelta(days=90)),  # a free sample first
+        order(free_first, "40.00", NOW - timedelta(days=20)),
+        order(free_later, "60.00", NOW - timedelta(days=60)),
+        order(free_later, "0.00", NOW - timedelta(days=3)),  # a points redemption last
+        paid,
+        event("order.refunded", refund),  # refunded in full: no purchase, unlike a free one
+    )
+    async with db.begin() as session:
+        pop = await stats_repo.load(session, as_of=NOW, settings=SETTINGS, ids=[free_first, free_later, refunded])
+        whole = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)  # the full run's path
+    for cid in (free_first, free_later, refunded):
+        assert row_of(whole, cid) == pytest.approx(row_of(pop, cid), nan_ok=True)
+    first = row_of(pop, free_first)
+    assert (first["days"], first["total"], first["first_amount"]) == (2, pytest.approx(40.0), 0.0)
+    assert first["first_day"] == (NOW - timedelta(days=90)).date().toordinal()
+    later = row_of(pop, free_later)
+    assert (later["days"], later["total"]) == (2, pytest.approx(60.0))
+    assert later["last_day"] == (NOW - timedelta(days=3)).date().toordinal()  # recency from the free visit
+    assert row_of(pop, refunded)["days"] == 0
+
+
+async def test_purchase_days_are_days_of_the_business_time_zone(db: Maker) -> None:
+    """07:30 and 09:00 in Shanghai are one day there, and two days in UTC (23:30 and 01:00)."""
+    early = uuid.uuid4()
+    morning = datetime(2026, 11, 20, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    await apply(
+        db,
+        customer(early),
+        order(early, "10.00", morning),
+        order(early, "15.00", morning + timedelta(hours=1, minutes=30)),
+    )
+    async with db.begin() as session:
+        pop = await stats_repo.load(session, as_of=NOW, settings=SETTINGS, ids=[early])
+        whole = await stats_repo.load(session, as_of=NOW, settings=SETTINGS)
+    for loaded in (pop, whole):
+        row = row_of(loaded, early)
+        assert (row["days"], row["total"]) == (1, pytest.approx(25.0))
+        assert row["first_day"] == date(2026, 11, 20).toordinal()

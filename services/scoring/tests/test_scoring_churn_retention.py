@@ -70,8 +70,18 @@ def test_value_formulas() -> None:
     # S = 200 per purchase, every 30 days, over 3 years: 200 / 30 × 1095 = 7300
     assert value.simple_value([200.0, 200.0], [30.0, NAN], 1095)[0] == pytest.approx(7300)
     assert np.isnan(value.simple_value([200.0], [NAN], 1095)[0])
-    # 1000 a year for 3 years at 10%: 1000/1.1 + 1000/1.21 + 1000/1.331
-    assert value.discounted_cltv([1000.0], 3, 0.10)[0] == pytest.approx(2486.85, abs=0.01)
+    # 1000 a year for 3 years at 10% with no retention rate known: 1000/1.1 + 1000/1.21 + 1000/1.331
+    assert value.discounted_cltv([1000.0], [NAN], 3, 0.10)[0] == pytest.approx(2486.85, abs=0.01)
+    # P_t = P1 · r^(t−1) with r = 0.5: 1000/1.1 + 500/1.21 + 250/1.331
+    assert value.discounted_cltv([1000.0], [0.5], 3, 0.10)[0] == pytest.approx(1510.14, abs=0.01)
+    terms = value.cltv_terms(1000.0, 0.5, 3, 0.10)
+    assert [t for t, _, _ in terms] == [1, 2, 3] and [p for _, p, _ in terms] == [1000.0, 500.0, 250.0]
+    assert sum(d for _, _, d in terms) == pytest.approx(1510.14, abs=0.01)
+    assert value.retention_years(0.5, 3) == pytest.approx(1.75) and value.retention_years(None, 3) == 3
+    # lost: the CLV before the loss, else the yearly profit × the years within the horizon
+    assert value.estimated_loss(True, 800.0, 100.0, 0.5, 3) == (800.0, "clv_before_loss")
+    assert value.estimated_loss(True, None, 100.0, 0.5, 3) == (175.0, "yearly_profit_x_remaining_years")
+    assert value.estimated_loss(False, 800.0, 100.0, 0.5, 3) == (None, None)
 
 
 def test_retention_counts_and_rates() -> None:

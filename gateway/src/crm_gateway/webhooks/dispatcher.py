@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from crm_gateway.config import Settings
+from crm_gateway.db import Sessionmaker
 from crm_gateway.webhooks import repository as webhook_repository
 from crm_gateway.webhooks import signing, targets
-from crm_gateway.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from crm_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from crm_gateway.webhooks.retry import RetryPolicy
 from crm_gateway.webhooks.runtime import WebhookRuntime
 
@@ -40,10 +41,40 @@ def body_of(job: webhook_repository.Job) -> bytes:
     return json.dumps({**payload, "data": job.data}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class WebhookMetrics:
+    """Delivery attempts by outcome (`delivered`, `retrying`, `failed`, and the HTTP status class or
+    error of the attempt) with their latency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.attempts = Counter(
+            "gateway_webhook_deliveries_total",
+            "Webhook delivery attempts, by the delivery's outcome and the attempt's result",
+            ["outcome", "result"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "gateway_webhook_delivery_seconds",
+            "Time a webhook delivery attempt took, by the delivery's outcome",
+            ["outcome"],
+            registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+
+    def observe(self, outcome: str, attempt: Outcome) -> None:
+        result = f"{attempt.status_code // 100}xx" if attempt.status_code is not None else "error"
+        self.attempts.labels(outcome, result).inc()
+        self.latency.labels(outcome).observe(attempt.duration_ms / 1000)
+
+
 class Dispatcher:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, runtime: WebhookRuntime
+        self,
+        sessionmaker: Sessionmaker,
+        settings: Settings,
+        runtime: WebhookRuntime,
+        metrics: WebhookMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.runtime = runtime
@@ -122,23 +153,25 @@ class Dispatcher:
 
     async def _record(self, job: webhook_repository.Job, outcome: Outcome) -> None:
         async with self.sessionmaker.begin() as session:
-            delivery = await session.get(WebhookDelivery, job.delivery_id)
-            subscription = await session.get(WebhookSubscription, job.subscription_id)
-            if delivery is None or subscription is None:
+            found = await webhook_repository.delivery_with_subscription(session, job.delivery_id, job.subscription_id)
+            if found is None:
                 return
-            session.add(
-                WebhookAttempt(
-                    delivery_id=delivery.id,
-                    attempted_at=outcome.attempted_at,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
+            delivery, subscription = found
+            await webhook_repository.add_attempt(
+                session,
+                delivery.id,
+                attempted_at=outcome.attempted_at,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
             )
             delivery.attempt_count += 1
             delivery.last_attempt_at = outcome.attempted_at
             delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
             self._settle(delivery, subscription, outcome)
+        if self.metrics is not None:
+            settled = delivery.status.value if delivery.status != DeliveryStatus.pending else "retrying"
+            self.metrics.observe(settled, outcome)
         logger.info(
             "webhook attempt",
             extra={

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import null, select, update
+from sqlalchemy import insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_chassis.pagination import paginate
+from crm_chassis.pagination import Page, paginate
 from crm_gateway.webhooks import signing
 from crm_gateway.webhooks.models import (
     DeliveryStatus,
@@ -24,6 +24,23 @@ from crm_gateway.webhooks.models import (
 _LIVE = WebhookSubscription.deleted_at.is_(None)
 
 
+async def add_subscription(
+    session: AsyncSession,
+    *,
+    url: str,
+    event_types: list[str],
+    description: str | None,
+    secret: str,
+    created_by: uuid.UUID | None,
+) -> WebhookSubscription:
+    subscription = WebhookSubscription(
+        url=url, event_types=event_types, description=description, secret=secret, created_by=created_by
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
 async def get_subscription(session: AsyncSession, subscription_id: uuid.UUID) -> WebhookSubscription | None:
     found = await session.get(WebhookSubscription, subscription_id)
     return found if found is not None and found.deleted_at is None else None
@@ -31,7 +48,7 @@ async def get_subscription(session: AsyncSession, subscription_id: uuid.UUID) ->
 
 async def list_subscriptions(
     session: AsyncSession, *, limit: int, cursor: str | None, active: bool | None
-) -> tuple[list[WebhookSubscription], str | None]:
+) -> Page[WebhookSubscription]:
     stmt = select(WebhookSubscription).where(_LIVE)
     if active is not None:
         stmt = stmt.where(WebhookSubscription.active.is_(active))
@@ -49,6 +66,42 @@ async def active_subscriptions(session: AsyncSession) -> list[tuple[uuid.UUID, l
     return [(row.id, row.event_types, row.created_at) for row in rows]
 
 
+async def add_event(
+    session: AsyncSession, *, event_id: uuid.UUID, event_type: str, occurred_at: datetime, data: dict[str, Any]
+) -> None:
+    session.add(WebhookEvent(id=event_id, type=event_type, occurred_at=occurred_at, data=data))
+    await session.flush()
+
+
+async def add_deliveries(
+    session: AsyncSession,
+    subscription_ids: list[uuid.UUID],
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    now: datetime,
+    retry_until: datetime,
+) -> None:
+    """One pending delivery of the event to each subscription, due now, in one statement."""
+    await session.execute(
+        insert(WebhookDelivery),
+        [
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": subscription_id,
+                "event_id": event_id,
+                "event_type": event_type,
+                "status": DeliveryStatus.pending,
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "retry_until": retry_until,
+                "created_at": now,
+            }
+            for subscription_id in subscription_ids
+        ],
+    )
+
+
 async def get_delivery(
     session: AsyncSession, subscription_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDelivery | None:
@@ -63,12 +116,41 @@ async def list_deliveries(
     limit: int,
     cursor: str | None,
     status: DeliveryStatus | None,
-) -> tuple[list[WebhookDelivery], str | None]:
+) -> Page[WebhookDelivery]:
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
     if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status)
     order = [(WebhookDelivery.created_at, True), (WebhookDelivery.id, True)]
     return await paginate(session, stmt, order, "newest", limit, cursor)
+
+
+async def delivery_with_subscription(
+    session: AsyncSession, delivery_id: uuid.UUID, subscription_id: uuid.UUID
+) -> tuple[WebhookDelivery, WebhookSubscription] | None:
+    """A delivery and its subscription, whatever state either is in (None if one is gone)."""
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    subscription = await session.get(WebhookSubscription, subscription_id)
+    return None if delivery is None or subscription is None else (delivery, subscription)
+
+
+async def add_attempt(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    *,
+    attempted_at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery_id,
+            attempted_at=attempted_at,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+        )
+    )
 
 
 async def attempts_of(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAttempt]]:

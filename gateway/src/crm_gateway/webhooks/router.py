@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from crm_chassis.errors import Unprocessable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.pagination import PageDep
-from crm_gateway.config import SettingsDep
+from crm_gateway.auth.principals import AuthorisedDep, actor_id
+from crm_gateway.config import PUBLIC_PREFIX, SettingsDep
 from crm_gateway.db import SessionDep
-from crm_gateway.principals import AuthorisedDep, actor_id
-from crm_gateway.routing import PUBLIC_PREFIX
 from crm_gateway.webhooks import repository as webhook_repository
 from crm_gateway.webhooks import service as webhook_service
 from crm_gateway.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -64,10 +63,10 @@ async def create_webhook(
 async def list_webhooks(
     session: SessionDep, principal: AuthorisedDep, page: PageDep, active: bool | None = None
 ) -> WebhookPage:
-    items, next_cursor = await webhook_repository.list_subscriptions(
-        session, limit=page.limit, cursor=page.cursor, active=active
+    found = await webhook_repository.list_subscriptions(session, limit=page.limit, cursor=page.cursor, active=active)
+    return WebhookPage(
+        items=[WebhookRead.model_validate(s) for s in found.items], next_cursor=found.next_cursor, total=found.total
     )
-    return WebhookPage(items=[WebhookRead.model_validate(s) for s in items], next_cursor=next_cursor)
 
 
 @router.get("/{webhook_id}", response_model=WebhookRead, responses={304: {"description": "Not modified"}})
@@ -108,7 +107,7 @@ async def update_webhook(
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecretRotated)
-async def rotate_secret(
+async def rotate_webhook_secret(
     webhook_id: uuid.UUID,
     response: Response,
     session: SessionDep,
@@ -145,7 +144,7 @@ async def delete_webhook(
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
-async def list_deliveries(
+async def list_webhook_deliveries(
     webhook_id: uuid.UUID,
     session: SessionDep,
     principal: AuthorisedDep,
@@ -154,15 +153,19 @@ async def list_deliveries(
 ) -> DeliveryPage:
     """Deliveries newest first, each with every attempt (status code or error, duration)."""
     await webhook_service.get(session, webhook_id)
-    items, next_cursor = await webhook_repository.list_deliveries(
+    found = await webhook_repository.list_deliveries(
         session, webhook_id, limit=page.limit, cursor=page.cursor, status=status
     )
-    attempts = await webhook_repository.attempts_of(session, [d.id for d in items])
-    return DeliveryPage(items=[_delivery_read(d, attempts.get(d.id, [])) for d in items], next_cursor=next_cursor)
+    attempts = await webhook_repository.attempts_of(session, [d.id for d in found.items])
+    return DeliveryPage(
+        items=[_delivery_read(d, attempts.get(d.id, [])) for d in found.items],
+        next_cursor=found.next_cursor,
+        total=found.total,
+    )
 
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/replay", status_code=202, response_model=DeliveryRead)
-async def replay_delivery(
+async def replay_webhook_delivery(
     webhook_id: uuid.UUID,
     delivery_id: uuid.UUID,
     session: SessionDep,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm_chassis.pagination import total_field
 from crm_gateway.webhooks import catalogue
 from crm_gateway.webhooks.models import DeliveryStatus
 
@@ -94,6 +95,7 @@ class WebhookSecretRotated(WebhookRead):
 class WebhookPage(BaseModel):
     items: list[WebhookRead]
     next_cursor: str | None
+    total: int | None = total_field()
 
 
 class AttemptRead(BaseModel):
@@ -127,3 +129,4 @@ class DeliveryRead(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[DeliveryRead]
     next_cursor: str | None
+    total: int | None = total_field()

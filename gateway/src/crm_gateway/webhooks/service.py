@@ -6,16 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.consumer import Handler
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.events import Event
 from crm_gateway.config import Settings
+from crm_gateway.db import Session
 from crm_gateway.webhooks import catalogue, signing, targets
 from crm_gateway.webhooks import repository as webhook_repository
-from crm_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent, WebhookSubscription
+from crm_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from crm_gateway.webhooks.runtime import Clock, WebhookRuntime
 from crm_gateway.webhooks.schemas import WebhookCreate
 
@@ -31,7 +29,7 @@ async def check_url(url: str, settings: Settings, runtime: WebhookRuntime) -> No
 
 
 async def create(
-    session: AsyncSession,
+    session: Session,
     body: WebhookCreate,
     *,
     created_by: uuid.UUID | None,
@@ -41,19 +39,18 @@ async def create(
     """The new subscription and its signing secret (shown to the admin once)."""
     await check_url(body.url, settings, runtime)
     secret = signing.new_secret()
-    subscription = WebhookSubscription(
+    subscription = await webhook_repository.add_subscription(
+        session,
         url=body.url,
         event_types=body.event_types,
         description=body.description,
         secret=secret,
         created_by=created_by,
     )
-    session.add(subscription)
-    await session.flush()
     return subscription, secret
 
 
-async def get(session: AsyncSession, subscription_id: uuid.UUID) -> WebhookSubscription:
+async def get(session: Session, subscription_id: uuid.UUID) -> WebhookSubscription:
     subscription = await webhook_repository.get_subscription(session, subscription_id)
     if subscription is None:
         raise NotFound(f"webhook {subscription_id} does not exist", code="webhook_not_found")
@@ -61,7 +58,7 @@ async def get(session: AsyncSession, subscription_id: uuid.UUID) -> WebhookSubsc
 
 
 async def update(
-    session: AsyncSession,
+    session: Session,
     subscription: WebhookSubscription,
     *,
     changes: dict[str, Any],
@@ -85,7 +82,7 @@ async def update(
 
 
 async def rotate_secret(
-    session: AsyncSession, subscription: WebhookSubscription, *, overlap_seconds: int, runtime: WebhookRuntime
+    session: Session, subscription: WebhookSubscription, *, overlap_seconds: int, runtime: WebhookRuntime
 ) -> str:
     """Give the subscription a new secret (returned, to show once); the old one keeps signing too
     for `overlap_seconds`, and 0 ends every old secret at once (the one to use after a leak).
@@ -114,7 +111,7 @@ async def rotate_secret(
     return subscription.secret
 
 
-async def delete(session: AsyncSession, subscription: WebhookSubscription, *, runtime: WebhookRuntime) -> None:
+async def delete(session: Session, subscription: WebhookSubscription, *, runtime: WebhookRuntime) -> None:
     """Stop it for good; its deliveries stay readable in the database for the record."""
     subscription.deleted_at = runtime.clock()
     subscription.active = False
@@ -122,7 +119,7 @@ async def delete(session: AsyncSession, subscription: WebhookSubscription, *, ru
 
 
 async def replay(
-    session: AsyncSession,
+    session: Session,
     subscription: WebhookSubscription,
     delivery_id: uuid.UUID,
     *,
@@ -153,7 +150,7 @@ def fan_out_handler(clock: Clock, retry_window_seconds: float) -> Handler:
     a long backlog must not flood a new partner with history.
     """
 
-    async def handle(session: AsyncSession, event: Event) -> None:
+    async def handle(session: Session, event: Event) -> None:
         wanted = [
             sub_id
             for sub_id, patterns, created_at in await webhook_repository.active_subscriptions(session)
@@ -162,25 +159,20 @@ def fan_out_handler(clock: Clock, retry_window_seconds: float) -> Handler:
         if not wanted:
             return
         now = clock()
-        session.add(WebhookEvent(id=event.id, type=event.type, occurred_at=event.occurred_at, data=event.data))
-        await session.flush()
-        retry_until = now + timedelta(seconds=retry_window_seconds)
-        await session.execute(
-            insert(WebhookDelivery),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "subscription_id": sub_id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "status": DeliveryStatus.pending,
-                    "attempt_count": 0,
-                    "next_attempt_at": now,
-                    "retry_until": retry_until,
-                    "created_at": now,
-                }
-                for sub_id in wanted
-            ],
+        await webhook_repository.add_event(
+            session,
+            event_id=event.id,
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            data=catalogue.public_data(event.type, event.data),
+        )
+        await webhook_repository.add_deliveries(
+            session,
+            wanted,
+            event_id=event.id,
+            event_type=event.type,
+            now=now,
+            retry_until=now + timedelta(seconds=retry_window_seconds),
         )
 
     return handle

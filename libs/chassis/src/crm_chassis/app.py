@@ -4,32 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.schema import MetaData
 
-from crm_chassis.db import create_engine, create_read_engine, create_sessionmaker
-from crm_chassis.errors import install_error_handlers, problem_response
+from crm_chassis import tracing
+from crm_chassis.consumer import ConsumerMetrics
+from crm_chassis.controls import ControlCharacterMiddleware
+from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, create_engine, create_read_engine, create_sessionmaker
+from crm_chassis.dead_letters import Retry, dead_letter_router
+from crm_chassis.errors import install_error_handlers, problem_response, public_path
 from crm_chassis.events import OutboxSignal
 from crm_chassis.feed import feed_router
 from crm_chassis.idempotency import IdempotencyMiddleware
+from crm_chassis.lease import hold_lease
+from crm_chassis.lifecycle import on_terminate
 from crm_chassis.logging import configure_logging
+from crm_chassis.metrics import OutboxMetrics, exposition
 from crm_chassis.middleware import (
     BodyLimitMiddleware,
     HttpMetrics,
     InternalAuthMiddleware,
     RequestContextMiddleware,
 )
+from crm_chassis.openapi import install_contract, operation_id
+from crm_chassis.query import reject_unknown_query
 from crm_chassis.settings import ServiceSettings
 from crm_chassis.tables import InfraTables
+from crm_chassis.transport import NatsConnection, relay_outbox
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 logger = logging.getLogger("crm.app")
@@ -59,7 +69,7 @@ def health_router() -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -76,7 +86,12 @@ def create_service_app(
     workers: Iterable[Worker] = (),
     body_limits: dict[str, int] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    dead_letter_retries: Mapping[str, Retry] | None = None,
 ) -> FastAPI:
+    """`workers` run in one replica at a time (a leader lease, `crm_chassis.lease`), and with
+    `CRM_EVENT_TRANSPORT=nats` so does the relay of the outbox to JetStream.
+    `dead_letter_retries` names, per consumer or worker, how an admin's retry processes a parked item."""
+    settings.refuse_known_secrets()
     workers = list(workers)
 
     @asynccontextmanager
@@ -85,20 +100,58 @@ def create_service_app(
         engine = create_engine(settings.database_url, schema, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.outbox_signal = OutboxSignal()
+        # Set when SIGTERM arrives: long-polls answer at once so the server can drain in time.
+        draining = app.state.draining = asyncio.Event()
+        restore_signals = on_terminate(draining.set)
         app.state.sessionmaker = create_sessionmaker(engine, outbox_signal=app.state.outbox_signal)
         pool_size = settings.database_pool_size
         read_engine = create_read_engine(settings.database_url, schema, engine, pool_size=pool_size)
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
-        tasks: list[asyncio.Task[None]] = [asyncio.create_task(c) for worker in workers for c in worker(app)]
-        logger.info("started", extra={"database": engine.url.render_as_string(hide_password=True)})
+        nats = app.state.nats = (
+            NatsConnection(settings.nats_url, settings.service_name) if settings.event_transport == "nats" else None
+        )
+
+        def background() -> list[Coroutine[Any, Any, None]]:
+            coroutines = [c for worker in workers for c in worker(app)]
+            if nats is not None:
+                coroutines.append(relay_outbox(nats, settings, app.state.sessionmaker, infra, app.state.outbox_signal))
+            return coroutines
+
+        # read-only gauges: every replica refreshes its own, outside the workers' lease
+        interval = settings.outbox_metrics_interval_seconds
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(outbox_metrics.run(app.state.read_sessionmaker, infra, interval))
+        ]
+        if workers or nats is not None:
+            lease = hold_lease(
+                settings.database_url,
+                f"{settings.service_name}-workers",
+                background,
+                check_seconds=settings.lease_check_seconds,
+            )
+            tasks.append(asyncio.create_task(lease, name=f"{settings.service_name}-workers"))
+        logger.info(
+            "started",
+            extra={
+                "database": engine.url.render_as_string(hide_password=True),
+                "event_transport": settings.event_transport,
+            },
+        )
+        if settings.is_sqlite:
+            logger.info("SQLite database: single replica only (background workers take no lease)")
         try:
             yield
         finally:
+            restore_signals()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if nats is not None:
+                await nats.close()
             await engine.dispose()
             await read_engine.dispose()
+            if spans is not None:
+                await asyncio.to_thread(spans.shutdown)
 
     app = FastAPI(
         title=title,
@@ -108,29 +161,40 @@ def create_service_app(
         openapi_tags=openapi_tags,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        dependencies=[Depends(reject_unknown_query)],
     )
+    install_contract(app)
     app.state.settings = settings
     app.state.infra = infra
     app.state.metadata = metadata
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    app.state.consumer_metrics = ConsumerMetrics(registry)
+    outbox_metrics = OutboxMetrics(registry)
+    spans = tracing.span_export(settings.service_name)
     install_error_handlers(app)
     _install_database_error_handlers(app)
 
     app.include_router(health_router())
     app.include_router(feed_router(infra.outbox, settings.feed_max_wait_seconds))
+    app.include_router(dead_letter_router(infra, dict(dead_letter_retries or {}), registry))
     for router in routers:
         app.include_router(router)
 
-    # Outermost first in the request's path: context → body limit → auth → idempotency → app.
+    # Outermost first in the request's path: context → body limit → auth → control characters →
+    # idempotency → app.
     app.add_middleware(
         IdempotencyMiddleware, table=infra.idempotency, ttl=timedelta(hours=settings.idempotency_ttl_hours)
     )
+    app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(
         InternalAuthMiddleware, secret=settings.internal_secret.get_secret_value(), public_paths=PUBLIC_PATHS
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, overrides=body_limits)
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(
+        RequestContextMiddleware, metrics=HttpMetrics(registry), spans=spans, trust_forwarded_prefix=True
+    )
     return app
 
 
@@ -139,7 +203,9 @@ def _install_database_error_handlers(app: FastAPI) -> None:
 
     async def integrity(request: Request, exc: Exception) -> Response:
         logger.warning("integrity error", extra={"error": str(exc)[:500]})
-        return problem_response(409, "conflict", "the change conflicts with existing data", instance=request.url.path)
+        return problem_response(
+            409, "conflict", "the change conflicts with existing data", instance=public_path(request)
+        )
 
     async def operational(request: Request, exc: Exception) -> Response:
         logger.error("database unavailable", extra={"error": str(exc)[:500]})
@@ -147,8 +213,8 @@ def _install_database_error_handlers(app: FastAPI) -> None:
             503,
             "database_unavailable",
             "the database is busy or unreachable; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
+            instance=public_path(request),
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     async def stale(request: Request, exc: Exception) -> Response:
@@ -156,7 +222,7 @@ def _install_database_error_handlers(app: FastAPI) -> None:
             412,
             "precondition_failed",
             "the resource changed while this request ran; read it again and retry",
-            instance=request.url.path,
+            instance=public_path(request),
         )
 
     app.add_exception_handler(StaleDataError, stale)

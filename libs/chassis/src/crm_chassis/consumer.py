@@ -8,26 +8,31 @@ again (a retry, a second replica, a second transport) is skipped by its id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
 import nats.errors
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.schema import Table
 
 from crm_chassis.db import utcnow
-from crm_chassis.events import Event
-from crm_chassis.identity import INTERNAL_HEADER, Principal, sign_internal_token
+from crm_chassis.events import Event, OutboxSignal, OutboxSpool, spool_outbox
+from crm_chassis.feed import POLL_FALLBACK_SECONDS, read_events
+from crm_chassis.identity import INTERNAL_HEADER
 from crm_chassis.tables import InfraTables
 
 logger = logging.getLogger("crm.consumer")
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 3
 
 
 class EventSource(Protocol):
@@ -41,6 +46,7 @@ class HttpFeedSource:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.head: int | None = None  # the producer's newest seq, as of the last answer
 
     async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
         response = await self.client.get(
@@ -50,7 +56,51 @@ class HttpFeedSource:
             timeout=httpx.Timeout(wait + 10, connect=5),
         )
         response.raise_for_status()
-        return [Event.model_validate(item) for item in response.json()["items"]]
+        page = response.json()
+        self.head = page.get("head_seq")
+        return [Event.model_validate(item) for item in page["items"]]
+
+    def behind(self, after: int) -> int | None:
+        return None if self.head is None else self.head - after
+
+
+# Failures that say nothing about the event: the database or the network. The batch is retried
+# later, whole, and no attempt is counted against any event.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, OSError, TimeoutError)
+
+
+class OutboxSource:
+    """A service's own outbox as an `EventSource`: for rules that follow the service's own events
+    (in its own schema, so no transport is involved), with the same exactly-once bookkeeping."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Table, signal: OutboxSignal) -> None:
+        self.sessionmaker = sessionmaker
+        self.outbox = outbox
+        self.signal = signal
+
+    async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            events = await read_events(self.sessionmaker, self.outbox, after, limit)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if events or remaining <= 0:
+                return events
+            await self.signal.wait(min(remaining, POLL_FALLBACK_SECONDS))
+
+
+class ConsumerMetrics:
+    """Counters of every consumer in one process, on the service's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.applied = Counter(
+            "crm_consumer_events_applied", "Events a consumer applied, by consumer", ["consumer"], registry=registry
+        )
+        self.dead_lettered = Counter(
+            "crm_dead_letters",
+            "Items parked in dead_letter after failing every attempt, by consumer or worker",
+            ["consumer"],
+            registry=registry,
+        )
 
 
 class EventConsumer:
@@ -64,6 +114,10 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         batch_size: int = 200,
         wait: float = 20.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_pause: float = 0.1,
+        metrics: ConsumerMetrics | None = None,
+        spool_events: bool = False,
     ) -> None:
         self.name = name
         self.source = source
@@ -72,7 +126,14 @@ class EventConsumer:
         self.handlers = handlers
         self.batch_size = batch_size
         self.wait = wait
-        self._failures: dict[Any, int] = {}
+        self.max_attempts = max_attempts
+        self.retry_pause = retry_pause
+        self.metrics = metrics
+        # The events the handlers publish wait in a spool and are written at the batch's end, so
+        # that the batch holds the outbox ordering lock, which every other writer needs, only for
+        # that last step instead of from its first event on (an import's chunks queued behind it).
+        # Only for handlers that publish through `record_event`/`record_events` alone.
+        self.spool_events = spool_events
         self.last_fetched = 0
 
     async def cursor(self) -> int:
@@ -90,120 +151,172 @@ class EventConsumer:
         self.last_fetched = len(events)
         if not events:
             return 0
+        # Applied to the end even when the task is cancelled meanwhile (a shutdown): the batch
+        # commits, or rolls back whole, before the cancellation goes on.
+        apply = asyncio.ensure_future(self._apply(events))
         try:
-            return await self._apply(events)
-        except Exception:
-            if len(events) == 1:
-                raise
-            logger.warning("batch failed, applying one by one", extra={"consumer": self.name}, exc_info=True)
-            applied = 0
-            for event in events:
-                applied += await self._apply([event])
-            return applied
+            return await asyncio.shield(apply)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await apply
+            raise
 
     async def _apply(self, events: list[Event]) -> int:
         cursor_t, consumed_t = self.tables.consumer_cursor, self.tables.consumed_event
         applied = 0
-        async with self.sessionmaker.begin() as session:
-            current = await session.scalar(
-                select(cursor_t.c.last_seq).where(cursor_t.c.consumer == self.name).with_for_update()
-            )
-            if current is None:
-                await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=0, updated_at=utcnow()))
-                current = 0
-            ids = [e.id for e in events]
-            seen = set(
-                (
-                    await session.scalars(
-                        select(consumed_t.c.event_id).where(
-                            consumed_t.c.consumer == self.name, consumed_t.c.event_id.in_(ids)
+        spool: OutboxSpool | None = None
+        try:
+            async with self.sessionmaker.begin() as session:
+                spool = spool_outbox(session) if self.spool_events else None
+                current = await session.scalar(
+                    select(cursor_t.c.last_seq).where(cursor_t.c.consumer == self.name).with_for_update()
+                )
+                if current is None:
+                    await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=0, updated_at=utcnow()))
+                    current = 0
+                ids = [e.id for e in events]
+                seen = set(
+                    (
+                        await session.scalars(
+                            select(consumed_t.c.event_id).where(
+                                consumed_t.c.consumer == self.name, consumed_t.c.event_id.in_(ids)
+                            )
                         )
+                    ).all()
+                )
+                last = current
+                for event in events:
+                    if event.seq <= current or event.id in seen:
+                        continue
+                    handler = self.handlers.get(event.type)
+                    if handler is not None and await self._handle(session, handler, event):
+                        applied += 1
+                    await session.execute(
+                        insert(consumed_t).values(consumer=self.name, event_id=event.id, consumed_at=utcnow())
                     )
-                ).all()
-            )
-            last = current
-            for event in events:
-                if event.seq <= current or event.id in seen:
-                    continue
-                handler = self.handlers.get(event.type)
-                if handler is not None:
-                    await self._handle(session, handler, event)
-                    applied += 1
-                await session.execute(
-                    insert(consumed_t).values(consumer=self.name, event_id=event.id, consumed_at=utcnow())
-                )
-                seen.add(event.id)
-                last = max(last, event.seq)
-            if last != current:
-                await session.execute(
-                    update(cursor_t).where(cursor_t.c.consumer == self.name).values(last_seq=last, updated_at=utcnow())
-                )
+                    seen.add(event.id)
+                    last = max(last, event.seq)
+                if last != current:
+                    await session.execute(
+                        update(cursor_t)
+                        .where(cursor_t.c.consumer == self.name)
+                        .values(last_seq=last, updated_at=utcnow())
+                    )
+                if spool is not None:
+                    await spool.flush(session, self.tables.outbox)
+        finally:
+            if spool is not None:
+                spool.discard()  # flushed, or the batch failed and its events with it
+        if applied and self.metrics is not None:
+            self.metrics.applied.labels(self.name).inc(applied)
         return applied
 
-    async def _handle(self, session: AsyncSession, handler: Handler, event: Event) -> None:
-        try:
-            async with session.begin_nested():
-                await handler(session, event)
-        except Exception as exc:
-            attempts = self._failures.get(event.id, 0) + 1
-            self._failures[event.id] = attempts
-            if attempts < MAX_ATTEMPTS:
+    async def _handle(self, session: AsyncSession, handler: Handler, event: Event) -> bool:
+        """Apply one event in a savepoint; True if applied, False if parked after every attempt.
+
+        A failure of the database or network is raised (the whole batch is retried later); any
+        other failure is the event's own and is tried again at once, up to `max_attempts` times.
+        """
+        error: Exception | None = None
+        spool: OutboxSpool | None = session.info.get("outbox_spool")
+        for attempt in range(1, self.max_attempts + 1):
+            mark = spool.mark() if spool is not None else None
+            try:
+                async with session.begin_nested():
+                    await handler(session, event)
+                return True
+            except TRANSIENT:
                 raise
-            # A poison event must not stop the stream: park it for an operator and move on.
-            logger.error("event parked in dead_letter", extra={"consumer": self.name, "event_id": str(event.id)})
-            await session.execute(
-                insert(self.tables.dead_letter).values(
-                    consumer=self.name,
-                    event_id=event.id,
-                    event=event.model_dump(mode="json"),
-                    error=repr(exc)[:2000],
-                    failed_at=utcnow(),
+            except Exception as exc:
+                if spool is not None and mark is not None:
+                    spool.rewind(mark)  # the savepoint's events are undone with its rows
+                error = exc
+                logger.warning(
+                    "event handler failed",
+                    extra={"consumer": self.name, "event_id": str(event.id), "attempt": attempt, "error": repr(exc)},
                 )
-            )
-            self._failures.pop(event.id, None)
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_pause * attempt)
+        # A poison event must not stop the stream: park it for an operator and move on.
+        assert error is not None
+        await park(session, self.tables, self.name, event.id, event.model_dump(mode="json"), error, self.max_attempts)
+        logger.error(
+            "event parked in dead_letter",
+            extra={"consumer": self.name, "event_id": str(event.id), "type": event.type, "error": repr(error)[:500]},
+        )
+        if self.metrics is not None:
+            self.metrics.dead_lettered.labels(self.name).inc()
+        return False
 
     async def run(self) -> None:
-        """Poll until cancelled, backing off (with jitter) while the producer or database is down."""
+        """Poll until cancelled, backing off (with jitter) while the producer or database is down.
+
+        Quiet by design: while the producer is not up yet (at start), or during an outage, one line
+        is logged when it begins and one when it ends, not one per attempt.
+        """
         delay = 0.5
+        following = False
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                started = asyncio.get_running_loop().time()
+                started = loop.time()
                 await self.poll_once()
-                if not self.last_fetched and asyncio.get_running_loop().time() - started < 0.05:
+                if not following or failing_since is not None:
+                    logger.info(
+                        "consumer following its feed" if not following else "consumer resumed",
+                        extra={
+                            "consumer": self.name,
+                            "down_seconds": round(loop.time() - failing_since, 1) if failing_since else 0,
+                        },
+                    )
+                following, failing_since = True, None
+                if not self.last_fetched and loop.time() - started < 0.05:
                     # The feed answered at once with nothing (it does not long-poll): do not spin.
                     await asyncio.sleep(0.2)
                 delay = 0.5
             except asyncio.CancelledError:
                 raise
             except (httpx.HTTPError, nats.errors.Error, SQLAlchemyError, OSError, ValueError) as exc:
-                logger.warning(
-                    "consumer poll failed",
-                    extra={"consumer": self.name, "error": repr(exc), "retry_in": delay},
-                )
+                if failing_since is None:
+                    failing_since = loop.time()
+                    logger.log(
+                        logging.WARNING if following else logging.INFO,
+                        "consumer feed unavailable, retrying quietly" if following else "consumer waiting for its feed",
+                        extra={"consumer": self.name, "error": repr(exc)[:500]},
+                    )
+                else:
+                    logger.debug("consumer poll failed", extra={"consumer": self.name, "error": repr(exc)})
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, 30.0 if following else 2.0)
             except Exception:
-                logger.exception("consumer handler failed", extra={"consumer": self.name})
+                logger.exception("consumer failed", extra={"consumer": self.name})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
 
-async def follow_http_feed(
-    *,
-    sessionmaker: async_sessionmaker[AsyncSession],
+async def park(
+    session: AsyncSession,
     tables: InfraTables,
-    name: str,
-    base_url: str,
-    handlers: Mapping[str, Handler],
-    service: str,
-    secret: str,
-    wait: float,
+    consumer: str,
+    item_id: uuid.UUID,
+    item: dict[str, Any],
+    error: BaseException,
+    attempts: int,
 ) -> None:
-    """Follow a producer's `/internal/events` feed until cancelled, signing calls as `service`."""
-    principal = Principal.service(service)
-    async with httpx.AsyncClient(trust_env=False) as client:
-        source = HttpFeedSource(client, base_url, lambda: sign_internal_token(principal, secret))
-        consumer = EventConsumer(
-            name=name, source=source, sessionmaker=sessionmaker, tables=tables, handlers=handlers, wait=wait
+    """Put an item a worker could not process into dead_letter (or count one more failure of it)."""
+    dead = tables.dead_letter
+    existing = await session.scalar(
+        select(dead.c.attempts).where(dead.c.consumer == consumer, dead.c.event_id == item_id)
+    )
+    values = {"error": repr(error)[:2000], "failed_at": utcnow()}
+    if existing is None:
+        await session.execute(
+            insert(dead).values(consumer=consumer, event_id=item_id, event=item, attempts=attempts, **values)
         )
-        await consumer.run()
+    else:
+        await session.execute(
+            update(dead)
+            .where(dead.c.consumer == consumer, dead.c.event_id == item_id)
+            .values(attempts=dead.c.attempts + attempts, **values)
+        )

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import errno
+import json
+import operator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
+
+from crm_chassis.dates import sqlite_business_date
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -23,6 +30,54 @@ NAMING_CONVENTION = {
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+# A client told the database is unreachable waits this long before it retries.
+DATABASE_RETRY_AFTER_SECONDS = 2
+_CONNECTION_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+}
+# asyncpg's names for "the server went away or is going": shutdown, restart, refused connection.
+_ASYNCPG_UNAVAILABLE = {
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "TooManyConnectionsError",
+    "PostgresConnectionError",
+    "ClientCannotConnectError",
+    "ConnectionRejectionError",
+}
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database cannot be reached right now, as opposed
+    to a fault of the request or of the code."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.OperationalError | sa_exc.TimeoutError):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if type(current).__name__ in _ASYNCPG_UNAVAILABLE or any(
+            base.__name__ in _ASYNCPG_UNAVAILABLE for base in type(current).__mro__
+        ):
+            return True
+        if isinstance(current, ConnectionError):
+            return True
+        if type(current) is OSError and (current.errno in _CONNECTION_ERRNOS or "Connect call failed" in str(current)):
+            return True  # asyncpg's connect to a server that is down (one or several addresses)
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def make_metadata(schema: str) -> MetaData:
@@ -90,6 +145,7 @@ def create_engine(
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            dbapi_connection.create_function("business_date", 1, sqlite_business_date, deterministic=True)
 
         begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
@@ -138,3 +194,43 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many complete rows into `table` in the session's transaction, as fast as the database allows.
+
+    On PostgreSQL through binary COPY (an executemany of thousands of rows spends most of its time
+    binding parameters); elsewhere as one executemany. Every row gives the same columns, those of
+    the first; JSON columns take the Python values, as the ORM would.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    values = operator.itemgetter(*names)
+    records: list[Any] = [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows]
+    json_at = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    if json_at:  # one pass over the rows, whatever the number of JSON columns
+        dumps = json.dumps
+        records = [list(r) for r in records]
+        for r in records:
+            for i in json_at:
+                r[i] = dumps(r[i])
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=records, columns=names, schema_name=table.schema
+    )
+
+
+def upsert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT` into `table` in the session's dialect, with `on_conflict_do_update` and `excluded`:
+    PostgreSQL and SQLite spell the upsert alike, but SQLAlchemy builds it per dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upsert on {dialect}")

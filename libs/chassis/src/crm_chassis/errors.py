@@ -7,6 +7,7 @@ anything unexpected are rendered in the same shape, so a client never sees anoth
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm_chassis.context import current_request_id
+from crm_chassis.context import current_public_path, current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("crm.errors")
@@ -119,7 +120,7 @@ def problem_body(
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": instance,
+        "instance": instance if instance is not None else current_public_path(),
         "code": code,
         "request_id": current_request_id(),
     }
@@ -146,15 +147,70 @@ def problem_response(
     )
 
 
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+WHOLE = "$"  # the name of a whole location: `body.$` is the body itself (missing, not JSON)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def qualified_field(field: object, request: Request | None = None) -> str:
+    """An error's `field` as `location.name` (`body.amount`, `query.from`).
+
+    Services name most fields bare (`amount`); the location is the route's: a name the route
+    declares as a query or path parameter is `query.`/`path.`, anything else is the body's.
+    """
+    name = "" if field is None else str(field)
+    head = name.split(".", 1)[0]
+    if head in LOCATIONS:
+        return name if "." in name else f"{name}.{WHOLE}"
+    if not name:
+        return f"body.{WHOLE}"
+    route = request.scope.get("route") if request is not None else None
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None:
+        if head in _param_names(dependant, "query_params"):
+            return f"query.{name}"
+        if head in _param_names(dependant, "path_params"):
+            return f"path.{name}"
+    return f"body.{name}"
+
+
+def _param_names(dependant: Any, kind: str) -> set[str]:
+    names = {field.alias for field in getattr(dependant, kind)}
+    for sub in dependant.dependencies:
+        names |= _param_names(sub, kind)
+    return names
+
+
+def qualify_errors(errors: Sequence[dict[str, Any]], request: Request | None = None) -> list[dict[str, Any]]:
+    return [{**error, "field": qualified_field(error.get("field"), request)} for error in errors]
+
+
+def _allowed_values(err: Any) -> list[str] | None:
+    """The values an enum or literal accepts, from pydantic's `expected` ("'a', 'b' or 'c'")."""
+    expected = (err.get("ctx") or {}).get("expected")
+    if err.get("type") not in {"enum", "literal_error"} or not isinstance(expected, str):
+        return None
+    return _QUOTED.findall(expected) or None
+
+
+def public_path(request: Request) -> str:
+    """The path the client called: through the gateway, with its public prefix."""
+    return current_public_path() or request.url.path
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         kind = err.get("type", "invalid")
         if kind == "json_invalid":
-            out.append({"field": "body", "code": "json_invalid", "message": "the body is not valid JSON"})
+            out.append({"field": f"body.{WHOLE}", "code": "json_invalid", "message": "the body is not valid JSON"})
             continue
-        out.append({"field": ".".join(loc), "code": kind, "message": err.get("msg", "invalid value")})
+        message = err.get("msg", "invalid value")
+        allowed = _allowed_values(err)
+        if allowed:
+            message = f"unknown value; allowed: {', '.join(allowed)}"
+        out.append({"field": ".".join(loc), "code": kind, "message": message})
     return out
 
 
@@ -164,20 +220,20 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
         exc.status,
         exc.code,
         exc.detail,
-        instance=request.url.path,
+        instance=public_path(request),
         headers=exc.headers,
         title=exc.title,
-        errors=exc.errors,
+        errors=qualify_errors(exc.errors, request) if exc.errors is not None else None,
         **exc.extra,
     )
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc)
+    errors = qualify_errors(_field_errors(exc), request)
     names = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(
-        422, "validation_failed", f"invalid input: {names}", instance=request.url.path, errors=errors
+        422, "validation_failed", f"invalid input: {names}", instance=public_path(request), errors=errors
     )
 
 
@@ -204,14 +260,14 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code,
         _HTTP_CODES.get(exc.status_code, "http_error"),
         detail,
-        instance=request.url.path,
+        instance=public_path(request),
         headers=dict(exc.headers or {}),
     )
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(500, "internal_error", "an unexpected error occurred", instance=request.url.path)
+    return problem_response(500, "internal_error", "an unexpected error occurred", instance=public_path(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.schema import Table
 
@@ -19,6 +20,7 @@ POLL_FALLBACK_SECONDS = 0.5  # writes from other processes or replicas are seen 
 class EventPage(BaseModel):
     items: list[Event]
     last_seq: int
+    head_seq: int = 0  # the newest event's seq: how far behind the reader is (consumer lag)
 
 
 async def read_events(
@@ -29,6 +31,11 @@ async def read_events(
             await session.execute(select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq).limit(limit))
         ).mappings()
         return [Event.model_validate(dict(row)) for row in rows]
+
+
+async def head_seq(sessionmaker: async_sessionmaker[AsyncSession], outbox: Table) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.max(outbox.c.seq))) or 0)
 
 
 def feed_router(outbox: Table, max_wait: float) -> APIRouter:
@@ -43,12 +50,15 @@ def feed_router(outbox: Table, max_wait: float) -> APIRouter:
     ) -> EventPage:
         sessionmaker = request.app.state.read_sessionmaker
         signal: OutboxSignal = request.app.state.outbox_signal
+        draining: asyncio.Event | None = getattr(request.app.state, "draining", None)
         deadline = time.monotonic() + min(wait, max_wait)
         while True:
             events = await read_events(sessionmaker, outbox, after, limit)
             remaining = deadline - time.monotonic()
-            if events or remaining <= 0:
-                return EventPage(items=events, last_seq=events[-1].seq if events else after)
+            # A stop has begun: answer now rather than outlast the server's graceful period.
+            if events or remaining <= 0 or (draining is not None and draining.is_set()):
+                head = await head_seq(sessionmaker, outbox)
+                return EventPage(items=events, last_seq=events[-1].seq if events else after, head_seq=head)
             await signal.wait(min(remaining, POLL_FALLBACK_SECONDS))
 
     return router

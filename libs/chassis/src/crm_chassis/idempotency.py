@@ -3,11 +3,16 @@
 Keys live in the service's own schema, scoped by caller. Same key and same request → the stored
 status, headers and body; same key and another request → 422; the first still running → 409.
 Server errors (5xx) are not stored, so the client can retry them with the same key.
+
+Four hooks let an app that is not a plain service (the gateway) say which POSTs are handled, who
+the caller is, what of the body the fingerprint covers, and what of the answer is stored; their
+defaults are what every service gets.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +20,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.schema import Table
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_chassis.db import utcnow
+from crm_chassis.errors import AppError
 from crm_chassis.middleware import send_problem
 
 HEADER = b"idempotency-key"
@@ -25,33 +33,83 @@ HEADER = b"idempotency-key"
 IN_FLIGHT_LEASE = timedelta(minutes=2)
 _REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
 
+RawHeaders = Sequence[tuple[bytes, bytes]]
+# Whether a POST carrying a key is handled here at all; one that is not passes through untouched.
+Selector = Callable[[Scope], bool]
+# The caller the key is scoped to. Raising AppError refuses the request before the store is read.
+Caller = Callable[[Scope], Awaitable[str]]
+# What stands for the request body in its fingerprint.
+BodyFingerprint = Callable[[bytes], bytes]
+# The body to store for a response (status, headers, body as sent), to be replayed instead.
+StoredBody = Callable[[int, RawHeaders, bytes], bytes]
+
+
+def every_post(scope: Scope) -> bool:
+    """The default selector: every POST with a key is handled."""
+    return True
+
+
+async def principal_of_state(scope: Scope) -> str:
+    """The default caller: the principal an earlier middleware put in the request state
+    (`InternalAuthMiddleware` in a service), "anonymous" when there is none."""
+    principal = scope.get("state", {}).get("principal")
+    return principal.subject if principal is not None else "anonymous"
+
+
+def whole_body(body: bytes) -> bytes:
+    """The default body fingerprint: the body itself, hashed with the path and query."""
+    return body
+
+
+def body_as_sent(status: int, headers: RawHeaders, body: bytes) -> bytes:
+    """The default stored body: the response body exactly as the client got it."""
+    return body
+
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, table: Table, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        table: Table,
+        ttl: timedelta,
+        *,
+        handles: Selector = every_post,
+        caller: Caller = principal_of_state,
+        body_fingerprint: BodyFingerprint = whole_body,
+        stored_body: StoredBody = body_as_sent,
+    ) -> None:
+        """Keys and answers are kept in `table` for `ttl`; the hooks are described with their types."""
         self.app = app
         self.table = table
         self.ttl = ttl
+        self.handles = handles
+        self.caller = caller
+        self.body_fingerprint = body_fingerprint
+        self.stored_body = stored_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = next((v.decode("latin-1") for k, v in scope["headers"] if k == HEADER), None)
-        if key is None:
+        if key is None or not self.handles(scope):
             await self.app(scope, receive, send)
+            return
+        try:
+            owner = await self.caller(scope)
+        except AppError as exc:
+            await _refuse(scope, receive, send, exc)
             return
         if not 1 <= len(key) <= 255:
             await send_problem(send, 422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
             return
-        principal = scope.get("state", {}).get("principal")
-        owner = principal.subject if principal is not None else "anonymous"
 
         body = await read_body(receive)
         if body is None:
             return
         digest = hashlib.sha256()
         digest.update(f"{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}\n".encode())
-        digest.update(bytes(body))
+        digest.update(self.body_fingerprint(body))
         fingerprint = digest.hexdigest()
 
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
@@ -70,18 +128,27 @@ class IdempotencyMiddleware:
                 return {"type": "http.request", "body": bytes(body), "more_body": False}
             return await receive()
 
+        settled = False
+
         async def capture(message: Message) -> None:
+            nonlocal settled
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
                 captured["headers"] = message.get("headers", [])
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
+                if not message.get("more_body", False):
+                    # Stored before the client sees the answer end: a retry sent the moment it
+                    # arrives must find the answer, not a request still in flight.
+                    settled = True
+                    await self._settle(sessionmaker, owner, key, captured)
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            await self._settle(sessionmaker, owner, key, captured)
+            if not settled:
+                await self._settle(sessionmaker, owner, key, captured)
 
     async def _claim(
         self, sessionmaker: async_sessionmaker[AsyncSession], owner: str, key: str, fingerprint: str
@@ -144,10 +211,9 @@ class IdempotencyMiddleware:
                 for k, v in captured["headers"]
                 if k.lower() in _REPLAYED_HEADERS
             }
+            body = self.stored_body(captured["status"], captured["headers"], bytes(captured["body"]))
             await session.execute(
-                update(t)
-                .where(*where)
-                .values(state="done", status=captured["status"], headers=headers, body=bytes(captured["body"]))
+                update(t).where(*where).values(state="done", status=captured["status"], headers=headers, body=body)
             )
 
 
@@ -161,6 +227,16 @@ async def read_body(receive: Receive) -> bytes | None:
         body += message.get("body", b"")
         if not message.get("more_body"):
             return bytes(body)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: AppError) -> None:
+    """Answer as the route would have (401, 403, 429...), through the app's own error handler."""
+    handler: Callable[[Request, Exception], Awaitable[Response]] | None = scope["app"].exception_handlers.get(AppError)
+    if handler is None:
+        await send_problem(send, exc.status, exc.code, exc.detail, exc.headers)
+        return
+    response = await handler(Request(scope, receive), exc)
+    await response(scope, receive, send)
 
 
 def _problem(status: int, code: str, detail: str) -> Any:

@@ -1,4 +1,5 @@
-"""JSON logs, one object per line, each carrying the request id of the request that wrote it."""
+"""JSON logs, one object per line, each carrying the request id and the trace and span ids
+(W3C trace context, crm_chassis.tracing) of the request that wrote it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_chassis import tracing
 from crm_chassis.context import current_request_id
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -27,6 +29,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": current_request_id(),
         }
+        trace = tracing.current()
+        if trace is not None:
+            entry["trace_id"], entry["span_id"] = trace.trace_id, trace.span_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

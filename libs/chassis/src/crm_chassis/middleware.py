@@ -5,6 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) so that bodies stream and context variables r
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -16,12 +17,15 @@ from fastapi import HTTPException
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_chassis.context import request_id_var
+from crm_chassis import tracing
+from crm_chassis.context import current_public_path, forwarded_prefix_var, public_path_var, request_id_var
+from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
 from crm_chassis.errors import PROBLEM_JSON, problem_body
 from crm_chassis.identity import INTERNAL_HEADER, verify_internal_token
 
 logger = logging.getLogger("crm.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+){1,8}$")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -31,10 +35,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def send_problem(send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-    import json
+def request_path(scope: Scope) -> str:
+    """The path as the client sent it, percent-encoding kept (`/customers/a%2Fb`)."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("latin-1").split("?", 1)[0]
+    return str(scope.get("path", ""))
 
-    body = json.dumps(problem_body(status, code, detail)).encode()
+
+async def send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    scope: Scope | None = None,
+) -> None:
+    # the path as the client called it (through the gateway: with its prefix), else as this app saw it
+    instance = current_public_path() or (request_path(scope) if scope is not None else None)
+    body = json.dumps(problem_body(status, code, detail, instance=instance, errors=errors)).encode()
     raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -56,11 +77,29 @@ class HttpMetrics:
 
 
 class RequestContextMiddleware:
-    """Accepts or makes `X-Request-ID`, echoes it, logs one JSON line per request, records metrics."""
+    """Accepts or makes `X-Request-ID` and the W3C trace context (`traceparent`), echoes the id,
+    logs one JSON line per request, records metrics, and exports the request's span when
+    OpenTelemetry export is on (`spans`, crm_chassis.tracing).
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None = None) -> None:
+    It is also the last line of defence: an error nothing else handled (raised in the app or in an
+    inner middleware) becomes a problem+json body carrying the request id, 503 `database_unavailable`
+    with `Retry-After` when the database cannot be reached, 500 `internal_error` otherwise.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: HttpMetrics | None = None,
+        spans: tracing.SpanExport | None = None,
+        *,
+        trust_forwarded_prefix: bool = False,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.spans = spans
+        # Services sit behind the gateway, which says under which prefix it serves them; the
+        # gateway itself is called by clients, whose word on that is not taken.
+        self.trust_forwarded_prefix = trust_forwarded_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,12 +108,21 @@ class RequestContextMiddleware:
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        prefix = _header(scope, b"x-forwarded-prefix") if self.trust_forwarded_prefix else None
+        prefix = prefix if prefix and _PREFIX.match(prefix) else ""
+        prefix_token = forwarded_prefix_var.set(prefix)
+        path_token = public_path_var.set(prefix + request_path(scope))
+        trace = tracing.start(_header(scope, b"traceparent"))
+        trace_token = tracing.trace_var.set(trace)
+        started_ns = time.time_ns()
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
@@ -83,6 +131,22 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                raise  # too late for an error body: the server closes the connection
+            if is_database_unavailable(exc):
+                logger.error("database unavailable", extra={"path": scope["path"], "error": str(exc)[:500]})
+                await send_problem(
+                    send_with_id,
+                    503,
+                    "database_unavailable",
+                    "the database is busy or unreachable; retry shortly",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+                    scope=scope,
+                )
+            else:
+                logger.exception("unhandled error", extra={"path": scope["path"]})
+                await send_problem(send_with_id, 500, "internal_error", "an unexpected error occurred", scope=scope)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -99,7 +163,14 @@ class RequestContextMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+            if self.spans is not None:
+                attributes = {"http.request.method": scope["method"], "url.path": scope["path"], "http.route": template}
+                name = f"{scope['method']} {template}"
+                self.spans.record(trace, name, started_ns, started_ns + int(elapsed * 1e9), status, attributes)
+            tracing.trace_var.reset(trace_token)
             request_id_var.reset(token)
+            forwarded_prefix_var.reset(prefix_token)
+            public_path_var.reset(path_token)
 
 
 class BodyTooLarge(HTTPException):

@@ -20,7 +20,12 @@ def _do_run(connection: Connection, metadata: MetaData, schema: str) -> None:
     if is_sqlite:
         connection = connection.execution_options(schema_translate_map={schema: None})
     else:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Only when it is missing: CREATE SCHEMA, even with IF NOT EXISTS, needs the CREATE privilege on
+        # the whole database, which a service's role (deploy/postgres/init.sql) rightly lacks; it owns
+        # its schema, made for it beforehand.
+        exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        if exists is None:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.commit()
     context.configure(
         connection=connection,

@@ -37,11 +37,10 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_chassis.db import utcnow
+from crm_chassis.db import upsert, utcnow
 from crm_chassis.events import Event, OutboxSignal
 from crm_chassis.tables import InfraTables
 
@@ -66,8 +65,12 @@ async def connect_nats(url: str, *, name: str) -> NATS:
     not return, so a service that must serve HTTP meanwhile connects from a background task.
     """
 
+    client: NATS | None = None
+
     async def _disconnected() -> None:
-        logger.warning("nats disconnected", extra={"connection": name})
+        # Our own close (a shutdown) disconnects too; only a lost connection is worth a warning.
+        closing = client is not None and client.is_closed
+        logger.log(logging.INFO if closing else logging.WARNING, "nats disconnected", extra={"connection": name})
 
     async def _reconnected() -> None:
         logger.info("nats reconnected", extra={"connection": name})
@@ -75,7 +78,7 @@ async def connect_nats(url: str, *, name: str) -> NATS:
     async def _error(exc: Exception) -> None:
         logger.warning("nats error", extra={"connection": name, "error": repr(exc)})
 
-    return await nats.connect(
+    client = await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
@@ -83,6 +86,7 @@ async def connect_nats(url: str, *, name: str) -> NATS:
         reconnected_cb=_reconnected,
         error_cb=_error,
     )
+    return client
 
 
 def default_stream_name(service: str) -> str:
@@ -239,27 +243,14 @@ class OutboxRelay:
         cursor_t = self.tables.relay_cursor
         values = {"relay": self.name, "last_seq": seq, "updated_at": utcnow()}
         async with self.sessionmaker.begin() as session:
-            dialect = session.get_bind().dialect.name
-            if dialect == "postgresql":
-                pg = postgresql.insert(cursor_t).values(values)
-                await session.execute(
-                    pg.on_conflict_do_update(
-                        index_elements=[cursor_t.c.relay],
-                        set_={"last_seq": pg.excluded.last_seq, "updated_at": pg.excluded.updated_at},
-                        where=cursor_t.c.last_seq < pg.excluded.last_seq,
-                    )
+            stmt = upsert(session, cursor_t).values(values)
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[cursor_t.c.relay],
+                    set_={"last_seq": stmt.excluded.last_seq, "updated_at": stmt.excluded.updated_at},
+                    where=cursor_t.c.last_seq < stmt.excluded.last_seq,
                 )
-            elif dialect == "sqlite":
-                lite = sqlite.insert(cursor_t).values(values)
-                await session.execute(
-                    lite.on_conflict_do_update(
-                        index_elements=[cursor_t.c.relay],
-                        set_={"last_seq": lite.excluded.last_seq, "updated_at": lite.excluded.updated_at},
-                        where=cursor_t.c.last_seq < lite.excluded.last_seq,
-                    )
-                )
-            else:
-                raise NotImplementedError(f"relay cursor upsert for {dialect}")
+            )
 
     async def run(self) -> None:
         """Relay until cancelled: at once while there is a backlog, else on notify or every poll interval.
@@ -333,6 +324,7 @@ class JetStreamSource:
         self._sub: JetStreamContext.PullSubscription | None = None
         self._held: dict[int, _Delivery] = {}  # by stream sequence
         self._complete = False
+        self._behind: int | None = None  # as of the last fetch: not yet delivered, or not yet acked
 
     def consumer_config(self) -> api.ConsumerConfig:
         """The configuration the durable consumer is created with."""
@@ -362,6 +354,11 @@ class JetStreamSource:
             self._complete = False
             await sub.unsubscribe()
 
+    def behind(self, after: int) -> int | None:
+        """The consumer's lag as JetStream counts it at the last fetch: messages not yet delivered
+        and those delivered but not acknowledged (`after` is implied by the acknowledgements)."""
+        return self._behind
+
     @property
     def held(self) -> int:
         """How many messages are handed out or waiting, not yet acknowledged."""
@@ -378,9 +375,10 @@ class JetStreamSource:
         sub = await self.subscribe()
         for msg in await self._pull(sub, limit, wait):
             await self._hold(msg)
+        info = await sub.consumer_info()
+        self._behind = (info.num_pending or 0) + (info.num_ack_pending or 0)
         if not self._held:
             return []
-        info = await sub.consumer_info()
         self._complete = (info.num_ack_pending or 0) <= len(self._held)
         if not self._complete:
             # Someone else holds older messages (a crashed process, a lost connection): wait for them

@@ -85,7 +85,29 @@ def _columns_v1(metadata: MetaData) -> InfraTables:
 
 
 def infra_tables(metadata: MetaData) -> InfraTables:
-    return _columns_v1(metadata)
+    """The tables as they are now: version 1 plus every later change below."""
+    tables = _columns_v1(metadata)
+    # v2: how often a parked item failed (each consumer attempt, each retry by an operator).
+    tables.dead_letter.append_column(Column("attempts", Integer, nullable=False, server_default="1"))
+    return tables
+
+
+def add_dead_letter_attempts_v2(schema: str) -> None:
+    """Version 2 inside an Alembic migration: `dead_letter.attempts`."""
+    from alembic import op
+
+    from crm_chassis.migrations import column_schema
+
+    column = Column("attempts", Integer, nullable=False, server_default="1")
+    op.add_column("dead_letter", column, schema=column_schema(schema))
+
+
+def drop_dead_letter_attempts_v2(schema: str) -> None:
+    from alembic import op
+
+    from crm_chassis.migrations import column_schema
+
+    op.drop_column("dead_letter", "attempts", schema=column_schema(schema))
 
 
 def create_infra_tables_v1(schema: str) -> None:

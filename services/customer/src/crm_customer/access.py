@@ -2,7 +2,8 @@
 
 The gateway decides which routes a role or API key may call; this service decides which
 customers: an agent sees the customers they manage, a manager their team's, others all. A
-customer someone may not see answers 404, exactly like one that does not exist.
+customer someone may not see answers 404, exactly like one that does not exist. The same rule
+as a query is `customers.repository.visible`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
-
+from crm_chassis.errors import Forbidden, NotFound
 from crm_chassis.identity import Principal, visible_owners
+from crm_customer.customers import repository as customer_repo
+from crm_customer.db import Session
 
 PII_SCOPE = "customers:pii"
 PII_FIELDS: dict[str, Any] = {
@@ -26,10 +28,8 @@ PII_FIELDS: dict[str, Any] = {
     "personality_notes": None,
 }
 
-
-def owner_clause(principal: Principal, owner_column: Any) -> ColumnElement[bool]:
-    owners = visible_owners(principal)
-    return true() if owners is None else owner_column.in_(owners)
+# An organisation's contacts are people too: the same scope opens their personal fields.
+CONTACT_PII_FIELDS: dict[str, Any] = {"email": None, "phone": None, "notes": None}
 
 
 def can_see(principal: Principal, owner_id: uuid.UUID | None) -> bool:
@@ -49,33 +49,13 @@ def default_owner(principal: Principal, requested: uuid.UUID | None) -> uuid.UUI
     owners = visible_owners(principal) or frozenset()
     me = next(iter(owners), None)
     if requested not in (None, me):
-        from crm_chassis.errors import Forbidden
-
         raise Forbidden("an account manager can only create customers they manage", code="owner_not_allowed")
     return me
 
 
-def visible_customer_ids(principal: Principal) -> Any:
-    """A subquery of the customer ids the caller may see, or None when they may see all."""
-    owners = visible_owners(principal)
-    if owners is None:
-        return None
-    from sqlalchemy import select
-
-    from crm_customer.customers.models import Customer
-
-    return select(Customer.id).where(Customer.owner_id.in_(owners))
-
-
-async def require_visible_customer(session: Any, principal: Principal, customer_id: uuid.UUID, what: str) -> None:
+async def require_visible_customer(session: Session, principal: Principal, customer_id: uuid.UUID, what: str) -> None:
     """404 for a record whose customer the caller may not see (as if the record did not exist)."""
     if visible_owners(principal) is None:
         return
-    from sqlalchemy import select
-
-    from crm_chassis.errors import NotFound
-    from crm_customer.customers.models import Customer
-
-    owner = await session.scalar(select(Customer.owner_id).where(Customer.id == customer_id))
-    if not can_see(principal, owner):
+    if not can_see(principal, await customer_repo.owner_of(session, customer_id)):
         raise NotFound(f"{what} does not exist", code=f"{what.split()[0]}_not_found")

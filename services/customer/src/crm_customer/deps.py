@@ -8,9 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crm_chassis.db import SessionDep
-from crm_chassis.errors import NotFound
 from crm_chassis.identity import PrincipalDep
-from crm_customer import access
 from crm_customer.config import Settings
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
@@ -30,10 +28,8 @@ async def valid_customer(
     """The live customer named in the path, if the caller may see it; 404, or for a merged one
     301 (reads) / 409 (writes)."""
     try:
-        customer = await customer_service.get(session, customer_id=customer_id)
-        if not access.can_see(principal, customer.owner_id):
-            raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found")
-        return customer
+        # Another's merged-away customer does not exist for the caller: no redirect naming the survivor.
+        return await customer_service.get_visible(session, customer_id=customer_id, principal=principal)
     except customer_service.CustomerMerged as merged:
         if request.method in ("GET", "HEAD"):
             merged.status = 301

@@ -1,7 +1,7 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_chassis.settings import ServiceSettings
@@ -11,6 +11,11 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_FEEDBACK_", extra="ignore")
 
     service_name: str = "feedback"
+    # The language of survey templates, reports and built-in surveys when the request's
+    # Accept-Language names none we write (CRM_DEFAULT_LANGUAGE, shared by every process).
+    default_language: Literal["en", "zh-CN"] = Field(
+        default="en", validation_alias=AliasChoices("CRM_DEFAULT_LANGUAGE", "default_language")
+    )
     customer_url: str = "http://127.0.0.1:8001"
     scoring_url: str = "http://127.0.0.1:8002"
     consume_events: bool = True

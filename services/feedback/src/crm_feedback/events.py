@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.events import record_event
-from crm_feedback.db import infra
+from crm_feedback.db import Session, infra
 
 COMPLAINT_CREATED = "complaint.created"
 COMPLAINT_STATUS_CHANGED = "complaint.status_changed"
@@ -19,5 +17,5 @@ SURVEY_RESPONDED = "survey.responded"
 SERVICE_RECORD_RECORDED = "service_record.recorded"
 
 
-async def publish(session: AsyncSession, type: str, aggregate_id: Any, data: dict[str, Any], version: int = 1) -> None:
+async def publish(session: Session, type: str, aggregate_id: Any, data: dict[str, Any], version: int = 1) -> None:
     await record_event(session, infra.outbox, type, aggregate_id, data, version=version)

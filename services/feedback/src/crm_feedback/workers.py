@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_chassis.consumer import follow_http_feed
 from crm_chassis.db import utcnow
+from crm_chassis.metrics import JOBS
+from crm_chassis.transport import Feed, follow
 from crm_feedback.config import Settings
-from crm_feedback.db import infra
+from crm_feedback.db import DatabaseError, Sessionmaker, infra
 from crm_feedback.readmodel.handlers import HANDLERS
-from crm_feedback.sla.checks import check_slas
+from crm_feedback.sla.checks import SLA_CHECK_CONSUMER, check_slas
 from crm_feedback.surveys.exits import scoring_handlers
 
 logger = logging.getLogger("crm.feedback.sla")
@@ -27,35 +27,42 @@ def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
     if not settings.consume_events:
         return []
     common: dict[str, Any] = {
+        "settings": settings,
+        "nats": app.state.nats,
         "sessionmaker": app.state.sessionmaker,
         "tables": infra,
-        "service": settings.service_name,
-        "secret": settings.internal_secret.get_secret_value(),
         "wait": settings.feed_wait_seconds,
+        "metrics": app.state.consumer_metrics,
     }
-    follow_customers = follow_http_feed(
-        name="customer-events", base_url=settings.customer_url, handlers=HANDLERS, **common
+    follow_customers = follow(
+        name="customer-events", feed=Feed("customer", settings.customer_url), handlers=HANDLERS, **common
     )
-    follow_scoring = follow_http_feed(
-        name="scoring-events", base_url=settings.scoring_url, handlers=scoring_handlers(settings), **common
+    follow_scoring = follow(
+        name="scoring-events", feed=Feed("scoring", settings.scoring_url), handlers=scoring_handlers(settings), **common
     )
     return [follow_customers, follow_scoring]
 
 
-async def watch_slas(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+async def watch_slas(
+    sessionmaker: Sessionmaker, settings: Settings, on_park: Callable[[], None] = lambda: None
+) -> None:
     """Run `check_slas` every interval until cancelled; a failed round is logged and retried."""
     while True:
+        started = time.perf_counter()
         try:
             async with sessionmaker.begin() as session:
-                result = await check_slas(session, utcnow(), settings)
+                result = await check_slas(session, utcnow(), settings, on_park=on_park)
+            JOBS.observe("sla_check", "succeeded", time.perf_counter() - started)
             if result.warnings or result.breaches:
                 logger.info("sla check", extra={"warnings": result.warnings, "breaches": result.breaches})
         except asyncio.CancelledError:
             raise
-        except (SQLAlchemyError, OSError):
+        except (DatabaseError, OSError):
+            JOBS.observe("sla_check", "failed", time.perf_counter() - started)
             logger.warning("sla check failed", exc_info=True)
         except Exception:
-            # A bad row (say, an impossible calendar) must not stop the watch for every other complaint.
+            # A bad complaint is parked by the round itself; anything else is logged and retried.
+            JOBS.observe("sla_check", "failed", time.perf_counter() - started)
             logger.exception("sla check crashed")
         await asyncio.sleep(settings.sla_check_interval_seconds)
 
@@ -64,4 +71,5 @@ def sla_watch(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
     settings: Settings = app.state.settings
     if not settings.run_sla_checks:
         return []
-    return [watch_slas(app.state.sessionmaker, settings)]
+    parked = app.state.consumer_metrics.dead_lettered.labels(SLA_CHECK_CONSUMER)
+    return [watch_slas(app.state.sessionmaker, settings, on_park=parked.inc)]

@@ -19,19 +19,36 @@ def _scoped(principal: Principal, scope: str) -> bool:
 
 
 def reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    """Score cards and lists: people other than analysts, and partners with `scores:read`."""
+    """Score cards and lists: every role (analysts read scores for analysis, as docs/security.md
+    says), and partners with `scores:read`."""
     if principal.kind == "api_key":
         if "scores:read" not in principal.scopes:
             raise Forbidden("this API key lacks the scores:read scope", code="missing_scope")
         return principal
-    if principal.role not in {*MANAGERS, "agent"}:
-        raise Forbidden("reading customer scores needs the agent, manager or admin role")
+    if principal.role not in {*MANAGERS, "agent", "analyst"}:
+        raise Forbidden("reading customer scores needs a staff role")
+    return principal
+
+
+def carer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Who to contact next: the people who do the contacting (agents, managers, admins)."""
+    if principal.kind == "api_key" or principal.role not in {*MANAGERS, "agent"}:
+        raise Forbidden("the care list needs the agent, manager or admin role")
+    return principal
+
+
+def retention_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Retention actions and churn reasons: the people who act on them (agents their own customers',
+    managers their team's) and analysts; no partner key."""
+    if principal.kind == "api_key" or principal.role not in {*MANAGERS, "agent", "analyst"}:
+        raise Forbidden("retention actions need the agent, manager, admin or analyst role")
     return principal
 
 
 def analyst(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    """Aggregates and the model: managers, admins and analysts (and partners with `scores:read`)."""
-    if principal.kind == "api_key" and _scoped(principal, "scores:read"):
+    """Aggregates and the model: managers, admins and analysts (and partners with `analytics:read`,
+    the scope the gateway opens aggregate analytics with)."""
+    if principal.kind == "api_key" and _scoped(principal, "analytics:read"):
         return principal
     if principal.role not in {*MANAGERS, "analyst"}:
         raise Forbidden("aggregates need the analyst, manager or admin role")
@@ -63,6 +80,8 @@ def get_settings(request: Request) -> Settings:
 
 
 ReaderDep = Annotated[Principal, Depends(reader)]
+CarerDep = Annotated[Principal, Depends(carer)]
+RetentionReaderDep = Annotated[Principal, Depends(retention_reader)]
 AnalystDep = Annotated[Principal, Depends(analyst)]
 ManagerDep = Annotated[Principal, Depends(manager)]
 AdminDep = Annotated[Principal, Depends(admin)]

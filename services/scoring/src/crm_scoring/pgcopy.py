@@ -1,5 +1,9 @@
 """PostgreSQL binary COPY of numpy columns: a whole population in or out, no Python object per value.
 
+The wire format under the two bulk repositories (`readmodel.stats_repository` reads the population
+through it, `scores.bulk_repository` writes scores through it); it runs the statements they give
+and builds none itself.
+
 Every column is fixed width and never NULL (a missing number travels as NaN, a missing label as
 code 0), so every row of the binary COPY format has the same layout and numpy reads or writes all
 rows in one step. The format: an 11-byte signature, two 32-bit header fields, then per row a

@@ -8,7 +8,9 @@ from pydantic import BaseModel
 
 from crm_chassis.db import SessionDep
 from crm_chassis.etag import etag_for, not_modified, require_if_match
+from crm_chassis.identity import Principal, PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_customer import access
 from crm_customer.contacts import service as contact_service
 from crm_customer.contacts.models import Contact
 from crm_customer.contacts.schemas import ContactCreate, ContactRead, ContactUpdate
@@ -31,41 +33,63 @@ class Membership(BaseModel):
     roles: list[str]
 
 
-def _read(contact: Contact, response: Response) -> ContactRead:
+def _view(contact: Contact, principal: Principal) -> ContactRead:
+    """A contact, its email, phone and notes blanked for callers who may not see personal fields."""
+    read = ContactRead.model_validate(contact)
+    return read.model_copy(update=access.CONTACT_PII_FIELDS) if access.masks_pii(principal) else read
+
+
+def _read(contact: Contact, response: Response, principal: Principal) -> ContactRead:
     response.headers["ETag"] = etag_for(contact.version)
     response.headers["Location"] = f"/customers/{contact.organization_id}/contacts/{contact.id}"
-    return ContactRead.model_validate(contact)
+    return _view(contact, principal)
 
 
 @router.post("/customers/{customer_id}/contacts", status_code=201, response_model=ContactRead, summary="Add a contact")
 async def add_contact(
-    customer: CustomerDep, body: ContactCreate, session: SessionDep, settings: SettingsDep, response: Response
+    customer: CustomerDep,
+    body: ContactCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    response: Response,
 ) -> ContactRead:
-    contact = await contact_service.add(session, org=customer, data=body, phone_region=settings.default_phone_region)
-    return _read(contact, response)
+    contact = await contact_service.add(
+        session, org=customer, data=body, phone_region=settings.default_phone_region, principal=principal
+    )
+    return _read(contact, response, principal)
 
 
 @router.get("/customers/{customer_id}/contacts", response_model=Page[ContactRead], summary="An organisation's contacts")
-async def list_contacts(customer: CustomerDep, session: SessionDep, page: PageDep) -> Page[ContactRead]:
-    rows, cursor = await contact_service.list_page(session, org_id=customer.id, limit=page.limit, cursor=page.cursor)
-    return Page(items=[ContactRead.model_validate(r) for r in rows], next_cursor=cursor)
+async def list_contacts(
+    customer: CustomerDep, session: SessionDep, page: PageDep, principal: PrincipalDep
+) -> Page[ContactRead]:
+    found = await contact_service.list_page(session, org_id=customer.id, limit=page.limit, cursor=page.cursor)
+    return found.map(lambda contact: _view(contact, principal))
 
 
 @router.get(
-    "/customers/{customer_id}/organizations", response_model=list[Membership], summary="Where a person is a contact"
+    "/customers/{customer_id}/organizations", response_model=Page[Membership], summary="Where a person is a contact"
 )
-async def list_memberships(customer: CustomerDep, session: SessionDep) -> list[Membership]:
-    rows = await contact_service.organizations_of(session, person_id=customer.id)
-    return [
-        Membership(organization_id=c.organization_id, organization_name=name, contact_id=c.id, roles=c.roles)
-        for c, name in rows
-    ]
+async def list_memberships(
+    customer: CustomerDep, session: SessionDep, principal: PrincipalDep, page: PageDep
+) -> Page[Membership]:
+    found = await contact_service.organizations_of(
+        session, person_id=customer.id, principal=principal, limit=page.limit, cursor=page.cursor
+    )
+    return found.map(
+        lambda row: Membership(
+            organization_id=row[0].organization_id, organization_name=row[1], contact_id=row[0].id, roles=row[0].roles
+        )
+    )
 
 
 @router.get("/customers/{customer_id}/contacts/{contact_id}", response_model=ContactRead, summary="Read a contact")
-async def read_contact(contact: ContactDep, request: Request, response: Response) -> ContactRead | Response:
+async def read_contact(
+    contact: ContactDep, request: Request, response: Response, principal: PrincipalDep
+) -> ContactRead | Response:
     cached = not_modified(request, etag_for(contact.version))
-    return cached if cached is not None else _read(contact, response)
+    return cached if cached is not None else _read(contact, response, principal)
 
 
 @router.patch("/customers/{customer_id}/contacts/{contact_id}", response_model=ContactRead, summary="Change a contact")
@@ -76,12 +100,13 @@ async def update_contact(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> ContactRead:
     require_if_match(request, etag_for(contact.version))
     updated = await contact_service.update(
         session, contact=contact, data=body, phone_region=settings.default_phone_region
     )
-    return _read(updated, response)
+    return _read(updated, response, principal)
 
 
 @router.delete("/customers/{customer_id}/contacts/{contact_id}", status_code=204, summary="Remove a contact")

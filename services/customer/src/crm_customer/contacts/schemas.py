@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 
-class Role(StrEnum):
+class ContactRole(StrEnum):
     decision_maker = "decision_maker"
     purchaser = "purchaser"
     user = "user"
@@ -16,11 +16,11 @@ class Role(StrEnum):
     senior_leader = "senior_leader"
 
 
-def _unique(values: list[Role]) -> list[Role]:
+def _unique(values: list[ContactRole]) -> list[ContactRole]:
     return list(dict.fromkeys(values))
 
 
-Roles = Annotated[list[Role], Field(min_length=1, max_length=5), AfterValidator(_unique)]
+Roles = Annotated[list[ContactRole], Field(min_length=1, max_length=5), AfterValidator(_unique)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
@@ -59,7 +59,7 @@ class ContactRead(BaseModel):
     organization_id: uuid.UUID
     customer_id: uuid.UUID | None = Field(validation_alias="person_id")
     name: str
-    roles: list[Role]
+    roles: list[ContactRole]
     title: str | None
     email: str | None
     phone: str | None

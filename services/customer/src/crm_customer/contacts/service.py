@@ -5,20 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
-from crm_chassis.pagination import paginate
-from crm_customer import events
+from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
+from crm_customer import access, events
+from crm_customer.contacts import repository as contact_repo
 from crm_customer.contacts.models import Contact
-from crm_customer.contacts.schemas import ContactCreate, ContactUpdate, Role
+from crm_customer.contacts.schemas import ContactCreate, ContactRole, ContactUpdate
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer
 from crm_customer.customers.service import normalise_phone
-
-ORDER = [(Contact.created_at, False), (Contact.id, False)]
+from crm_customer.db import Session
 
 
 def event_data(contact: Contact) -> dict[str, Any]:
@@ -35,21 +34,19 @@ def _require_organization(org: Customer) -> None:
         raise Conflict("only organisations have contacts", code="not_an_organization")
 
 
-async def add(session: AsyncSession, *, org: Customer, data: ContactCreate, phone_region: str) -> Contact:
+async def add(
+    session: Session, *, org: Customer, data: ContactCreate, phone_region: str, principal: Principal
+) -> Contact:
     _require_organization(org)
     name = data.name
     if data.customer_id is not None:
         person = await customer_repo.get(session, data.customer_id)
-        if person is None:
+        # A person the caller may not see answers as one that does not exist.
+        if person is None or not access.can_see(principal, person.owner_id):
             raise Unprocessable.field("customer_id", "unknown_customer", f"no customer {data.customer_id}")
         if person.kind != "individual":
             raise Unprocessable.field("customer_id", "not_individual", "a contact must be a person")
-        taken = await session.scalar(
-            select(Contact.id).where(
-                Contact.organization_id == org.id, Contact.person_id == person.id, Contact.deleted_at.is_(None)
-            )
-        )
-        if taken is not None:
+        if await contact_repo.find_id(session, org.id, person_id=person.id) is not None:
             raise Conflict("this person is already a contact of the organisation", code="duplicate_contact")
         name = name or person.name
     elif name is None:
@@ -65,7 +62,7 @@ async def add(session: AsyncSession, *, org: Customer, data: ContactCreate, phon
         email=data.email.lower() if data.email else None,
         phone=phone,
         roles=[r.value for r in data.roles],
-        is_senior_leader=Role.senior_leader in data.roles,
+        is_senior_leader=ContactRole.senior_leader in data.roles,
         notes=data.notes,
         created_at=now,
         updated_at=now,
@@ -85,25 +82,20 @@ def _phone(raw: str | None, region: str) -> str | None:
         raise Unprocessable.field("phone", "invalid_phone", str(exc)) from exc
 
 
-async def get(session: AsyncSession, *, org_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
-    contact = await session.scalar(
-        select(Contact).where(Contact.id == contact_id, Contact.organization_id == org_id, Contact.deleted_at.is_(None))
-    )
+async def get(session: Session, *, org_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
+    contact = await contact_repo.get(session, org_id, contact_id)
     if contact is None:
         raise NotFound(f"contact {contact_id} does not exist", code="contact_not_found")
     return contact
 
 
-async def update(session: AsyncSession, *, contact: Contact, data: ContactUpdate, phone_region: str) -> Contact:
-    changes = data.model_dump(exclude_unset=True, mode="python")
-    for name in ("name", "roles"):
-        if name in changes and changes[name] is None:
-            raise Unprocessable.field(name, "required", f"{name} cannot be cleared")
+async def update(session: Session, *, contact: Contact, data: ContactUpdate, phone_region: str) -> Contact:
+    changes = changes_of(data, not_nullable=("name", "roles"))
     if "phone" in changes:
         changes["phone"] = _phone(changes["phone"], phone_region)
     if "roles" in changes:
-        changes["roles"] = [Role(r).value for r in changes["roles"]]
-        contact.is_senior_leader = Role.senior_leader.value in changes["roles"]
+        changes["roles"] = [ContactRole(r).value for r in changes["roles"]]
+        contact.is_senior_leader = ContactRole.senior_leader.value in changes["roles"]
     for name, value in changes.items():
         setattr(contact, name, value)
     contact.updated_at = utcnow()
@@ -112,25 +104,19 @@ async def update(session: AsyncSession, *, contact: Contact, data: ContactUpdate
     return contact
 
 
-async def remove(session: AsyncSession, *, contact: Contact) -> None:
+async def remove(session: Session, *, contact: Contact) -> None:
     contact.deleted_at = contact.updated_at = utcnow()
     await session.flush()
     await events.publish(session, events.CONTACT_REMOVED, contact.id, event_data(contact), contact.version)
 
 
-async def list_page(
-    session: AsyncSession, *, org_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[Contact], str | None]:
-    stmt = select(Contact).where(Contact.organization_id == org_id, Contact.deleted_at.is_(None))
-    return await paginate(session, stmt, ORDER, "created_at", limit, cursor)
+async def list_page(session: Session, *, org_id: uuid.UUID, limit: int, cursor: str | None) -> Page[Contact]:
+    return await contact_repo.list_page(session, org_id, limit, cursor)
 
 
-async def organizations_of(session: AsyncSession, *, person_id: uuid.UUID) -> list[tuple[Contact, str]]:
-    """Where a person is a contact: each contact row with its organisation's name."""
-    rows = await session.execute(
-        select(Contact, Customer.name)
-        .join(Customer, Customer.id == Contact.organization_id)
-        .where(Contact.person_id == person_id, Contact.deleted_at.is_(None), Customer.deleted_at.is_(None))
-        .order_by(Customer.name)
-    )
-    return [(contact, name) for contact, name in rows]
+async def organizations_of(
+    session: Session, *, person_id: uuid.UUID, principal: Principal, limit: int, cursor: str | None
+) -> Page[Any]:
+    """Where a person is a contact: rows of each contact with its organisation's name, of the
+    organisations the caller may see."""
+    return await customer_repo.organizations_of(session, person_id, principal, limit, cursor)

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import JsonType, UTCDateTime, utcnow
@@ -41,9 +41,12 @@ class Customer(Base):
     taboos: Mapped[list[str]] = mapped_column(JsonType, default=list)
     preferences: Mapped[list[str]] = mapped_column(JsonType, default=list)
     best_contact_time: Mapped[str | None] = mapped_column(String(100))
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    influence_level: Mapped[str | None] = mapped_column(String(16))
+    industry_standing: Mapped[str | None] = mapped_column(String(200))
     purchasing_power: Mapped[str | None] = mapped_column(String(16))
     has_purchase_authority: Mapped[bool | None] = mapped_column(Boolean)
-    needs_product: Mapped[bool | None] = mapped_column(Boolean)
+    need_level: Mapped[str | None] = mapped_column(String(16))  # how much they need the product
 
     # organisations
     industry: Mapped[str | None] = mapped_column(String(100))
@@ -56,6 +59,10 @@ class Customer(Base):
     acquisition_channel: Mapped[str | None] = mapped_column(String(32))
     referred_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="prospect")
+    # Why the stage is what it is: the rule that moved it last, or "set by hand" with who did.
+    lifecycle_cause: Mapped[str | None] = mapped_column(String(200))
+    lifecycle_set_by: Mapped[str | None] = mapped_column(String(200))
+    lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     loyalty_stage: Mapped[str | None] = mapped_column(String(16))
     relationship_level: Mapped[str | None] = mapped_column(String(16))
     loyalty_kind: Mapped[str | None] = mapped_column(String(16))
@@ -64,8 +71,23 @@ class Customer(Base):
     is_key: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     key_reason: Mapped[str | None] = mapped_column(String(200))
 
-    # Normalised name, email and phone digits, for `q` (case- and width-insensitive, any script).
+    # What scoring suggests (its `score.suggestions_changed` events), beside what a person sets.
+    suggested_value_segment: Mapped[str | None] = mapped_column(String(32))
+    suggested_abc_class: Mapped[str | None] = mapped_column(String(1))
+    suggested_churn_risk: Mapped[float | None] = mapped_column(Float)
+    suggested_lifecycle_stage: Mapped[str | None] = mapped_column(String(16))
+    suggested_loyalty_stage: Mapped[str | None] = mapped_column(String(16))
+    suggested_relationship_level: Mapped[str | None] = mapped_column(String(16))
+    suggested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the score card's version the suggestions come from: an older event changes nothing
+    suggestions_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # For `q`, written with every change of the name or contacts (customers/search.py): folded
+    # name (simplified characters), email, phone digits, other contacts; the name's pinyin forms;
+    # the Chinese characters as hex codes, for the index.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    search_pinyin: Mapped[str] = mapped_column(Text, default="")
+    search_han: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -79,6 +101,25 @@ class Customer(Base):
         Index("ix_customer_created_at_id", "created_at", "id"),
         Index("ix_customer_name_id", "name", "id"),
         Index("ix_customer_lifecycle_stage", "lifecycle_stage"),
+        # Substring search on PostgreSQL (pg_trgm); SQLite scans, as it has no such index.
+        Index(
+            "ix_customer_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_customer_search_pinyin_trgm",
+            "search_pinyin",
+            postgresql_using="gin",
+            postgresql_ops={"search_pinyin": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_customer_search_han_trgm",
+            "search_han",
+            postgresql_using="gin",
+            postgresql_ops={"search_han": "gin_trgm_ops"},
+        ),
     )
     # Optimistic locking: an UPDATE names the version it read, so a concurrent change is refused.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
@@ -97,6 +138,8 @@ class CustomerChange(Base):
     new: Mapped[Any] = mapped_column(JsonType, nullable=True)
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # for a change a rule made rather than a person: which rule, and what made it fire
+    cause: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_customer_change_customer_id_changed_at", "customer_id", "changed_at"),)
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -20,6 +18,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from crm_chassis.dates import Instant, PastDate
 
 
 class Kind(StrEnum):
@@ -69,6 +69,24 @@ class PurchasingPower(StrEnum):
     medium = "medium"
     high = "high"
     very_high = "very_high"
+
+
+class NeedLevel(StrEnum):
+    """How much the customer needs the product, lowest first."""
+
+    none = "none"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    urgent = "urgent"
+
+
+class InfluenceLevel(StrEnum):
+    """How far the customer's word carries (重点客户: influence), as the account manager judges it."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
 
 
 class CompanySize(StrEnum):
@@ -124,6 +142,18 @@ class LoyaltyKind(StrEnum):
     super_value = "super_value"
 
 
+class PreferredChannel(StrEnum):
+    """The channels of the contact log (`interactions`), as a customer's preference."""
+
+    visit = "visit"
+    phone = "phone"
+    email = "email"
+    sms = "sms"
+    im = "im"
+    video = "video"
+    event = "event"
+
+
 class ContactType(StrEnum):
     phone = "phone"
     email = "email"
@@ -152,13 +182,7 @@ Tags = Annotated[
 ]
 
 
-def _past_date(value: date | None) -> date | None:
-    if value is not None and (value > datetime.now(UTC).date() or value.year < 1900):
-        raise ValueError("must be a date between 1900-01-01 and today")
-    return value
-
-
-BirthDate = Annotated[date, AfterValidator(_past_date)]
+BirthDate = PastDate
 
 
 def _custom_fields(value: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +239,7 @@ INDIVIDUAL_FIELDS = frozenset(
         "best_contact_time",
         "purchasing_power",
         "has_purchase_authority",
-        "needs_product",
+        "need_level",
     }
 )
 ORGANIZATION_FIELDS = frozenset({"industry", "company_size", "business_lines", "management", "purchasing_activities"})
@@ -248,9 +272,18 @@ class CustomerFields(BaseModel):
     taboos: Labels | None = None
     preferences: Labels | None = None
     best_contact_time: Text100 | None = None
+    preferred_channel: PreferredChannel | None = Field(
+        default=None, description="how the customer likes to be contacted"
+    )
+    influence_level: InfluenceLevel | None = Field(
+        default=None, description="scoring counts `high` as influence, beside referrals made"
+    )
+    industry_standing: Text200 | None = Field(default=None, description="the customer's standing in its industry")
     purchasing_power: PurchasingPower | None = None
     has_purchase_authority: bool | None = None
-    needs_product: bool | None = None
+    need_level: NeedLevel | None = Field(
+        default=None, description="how much the customer needs the product (replaces the yes/no needs_product)"
+    )
 
     industry: Text100 | None = None
     company_size: CompanySize | None = None
@@ -294,6 +327,9 @@ class CustomerRead(BaseModel):
     phone: str | None
     other_contacts: list[OtherContact]
     owner_id: uuid.UUID | None
+    owner_name: str | None = Field(
+        default=None, description="the account manager's name, once the user is known to this service"
+    )
     external_ref: str | None
     tags: list[str]
     custom_fields: dict[str, Any]
@@ -310,9 +346,12 @@ class CustomerRead(BaseModel):
     taboos: list[str]
     preferences: list[str]
     best_contact_time: str | None
+    preferred_channel: PreferredChannel | None = None
+    influence_level: InfluenceLevel | None = None
+    industry_standing: str | None = None
     purchasing_power: PurchasingPower | None
     has_purchase_authority: bool | None
-    needs_product: bool | None
+    need_level: NeedLevel | None = None
     industry: str | None
     company_size: CompanySize | None
     business_lines: list[str]
@@ -321,6 +360,11 @@ class CustomerRead(BaseModel):
     acquisition_channel: AcquisitionChannel | None
     referred_by: uuid.UUID | None
     lifecycle_stage: LifecycleStage
+    lifecycle_cause: str | None = Field(
+        default=None, description="why the stage is what it is: the rule that moved it last, or `set by hand`"
+    )
+    lifecycle_set_by: str | None = Field(default=None, description="who set the stage by hand (null: a rule did)")
+    lifecycle_changed_at: datetime | None = None
     loyalty_stage: LoyaltyStage | None
     relationship_level: RelationshipLevel | None
     loyalty_kind: LoyaltyKind | None
@@ -328,6 +372,15 @@ class CustomerRead(BaseModel):
     marketing_consent: bool
     is_key: bool
     key_reason: str | None
+    suggested_value_segment: str | None = Field(default=None, description="scoring's value segment")
+    suggested_abc_class: str | None = Field(default=None, description="scoring's ABC class")
+    suggested_churn_risk: float | None = Field(default=None, description="scoring's churn risk, 0 to 1")
+    suggested_lifecycle_stage: str | None = Field(default=None, description="the stage scoring suggests")
+    suggested_loyalty_stage: str | None = Field(default=None, description="beside `loyalty_stage`, set by people")
+    suggested_relationship_level: str | None = Field(
+        default=None, description="beside `relationship_level`, set by people"
+    )
+    suggested_at: datetime | None = Field(default=None, description="when scoring's suggestions were last taken")
     created_at: datetime
     updated_at: datetime
     version: int
@@ -347,7 +400,15 @@ class CustomerSort(StrEnum):
 
 
 class CustomerFilters(BaseModel):
-    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    q: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$"),
+        ]
+        | None
+    ) = Field(
+        default=None, description="text to find in names (also by pinyin), emails and phones; no control characters"
+    )
     kind: Kind | None = None
     owner_id: uuid.UUID | None = None
     lifecycle_stage: LifecycleStage | None = None
@@ -358,14 +419,9 @@ class CustomerFilters(BaseModel):
     key: bool | None = Field(
         default=None, description="true: key customers, and the senior leaders of key organisations"
     )
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    updated_after: AwareDatetime | None = None
-
-
-def normalise_text(value: str) -> str:
-    """Width- and case-insensitive form of any script: 'Ｚｈａｎｇ' and 'zhang' match, '张伟' stays."""
-    return unicodedata.normalize("NFKC", value).casefold()
+    created_after: Instant | None = None
+    created_before: Instant | None = None
+    updated_after: Instant | None = None
 
 
 class OwnerChangeCreate(BaseModel):
@@ -397,6 +453,7 @@ class CustomerChangeRead(BaseModel):
     new: Any
     changed_by: str
     changed_at: datetime
+    cause: str | None = Field(default=None, description="for a change a rule made: the rule and what fired it")
 
 
 class ReferralRead(BaseModel):

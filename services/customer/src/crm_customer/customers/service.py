@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
 from crm_customer import access, events
 from crm_customer.customers import repository as customer_repo
+from crm_customer.customers import search
 from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import (
     INDIVIDUAL_FIELDS,
@@ -25,8 +28,9 @@ from crm_customer.customers.schemas import (
     CustomerUpdate,
     Kind,
     OwnerChangeCreate,
-    normalise_text,
 )
+from crm_customer.db import Session
+from crm_customer.users import service as user_service
 
 
 class CustomerMerged(AppError):
@@ -42,10 +46,8 @@ class CustomerMerged(AppError):
         )
 
 
-_NOT_NULLABLE = {
-    "name": "a customer must have a name",
-    "lifecycle_stage": "lifecycle_stage cannot be cleared",
-}
+_NOT_NULLABLE = ("name", "lifecycle_stage")
+WithOwnerT = TypeVar("WithOwnerT", bound=BaseModel)
 _LIST_FIELDS = {"other_contacts", "tags", "hobbies", "taboos", "preferences", "business_lines"}
 
 
@@ -60,23 +62,27 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def search_text(customer: Customer) -> str:
-    parts = [normalise_text(customer.name), customer.email or "", (customer.phone or "").lstrip("+")]
-    parts += [(c.get("value") or "") for c in customer.other_contacts or []]
-    return "\x1f".join(normalise_text(p) for p in parts)
+def index_for_search(customer: Customer) -> None:
+    """Write the customer's search columns from its name and contacts: every write path calls this."""
+    others = [c.get("value") or "" for c in customer.other_contacts or []]
+    customer.search_text, customer.search_pinyin, customer.search_han = search.columns(
+        customer.name, customer.email, customer.phone, others
+    )
 
 
 async def _validated(
-    session: AsyncSession, kind: str, changes: dict[str, Any], region: str, customer_id: uuid.UUID | None
+    session: Session,
+    kind: str,
+    changes: dict[str, Any],
+    region: str,
+    customer_id: uuid.UUID | None,
+    principal: Principal,
 ) -> dict[str, Any]:
     """Apply the checks that need settings or other rows; 422 listing every bad field."""
     errors: list[dict[str, str]] = []
     wrong_kind = ORGANIZATION_FIELDS if kind == Kind.individual else INDIVIDUAL_FIELDS
     for name in sorted(wrong_kind & {k for k, v in changes.items() if v not in (None, [])}):
         errors.append({"field": name, "code": "not_for_kind", "message": f"{name} does not apply to a {kind}"})
-    for name, message in _NOT_NULLABLE.items():
-        if name in changes and changes[name] is None:
-            errors.append({"field": name, "code": "required", "message": message})
     if changes.get("phone"):
         try:
             changes["phone"] = normalise_phone(changes["phone"], region)
@@ -94,7 +100,9 @@ async def _validated(
             errors.append(
                 {"field": "referred_by", "code": "self_referral", "message": "a customer cannot refer itself"}
             )
-        elif not await customer_repo.exists_active(session, referred_by):
+        elif not await customer_repo.exists_active(session, referred_by) or not access.can_see(
+            principal, await customer_repo.owner_of(session, referred_by)
+        ):  # a customer the caller may not see answers as one that does not exist
             errors.append({"field": "referred_by", "code": "unknown_customer", "message": "no such customer"})
     if errors:
         raise Unprocessable("invalid input: " + ", ".join(e["field"] for e in errors), errors=errors)
@@ -106,7 +114,7 @@ async def _validated(
     return changes
 
 
-async def _check_external_ref(session: AsyncSession, external_ref: str | None, customer_id: uuid.UUID | None) -> None:
+async def _check_external_ref(session: Session, external_ref: str | None, customer_id: uuid.UUID | None) -> None:
     if external_ref is None:
         return
     holder = await customer_repo.id_by_external_ref(session, external_ref)
@@ -119,11 +127,18 @@ async def _check_external_ref(session: AsyncSession, external_ref: str | None, c
 
 
 def event_data(customer: Customer) -> dict[str, Any]:
-    """What other services may know of a customer: no personal data beyond the display name."""
+    """What other services may know of a customer: the display name, and what the account
+    manager needs to make contact (phone, preferred channel, best time), which the gateway takes
+    out of webhook deliveries (docs/events.md)."""
     return {
         "id": str(customer.id),
         "kind": customer.kind,
         "name": customer.name,
+        "phone": customer.phone,
+        "preferred_channel": customer.preferred_channel,
+        "best_contact_time": customer.best_contact_time,
+        "influence_level": customer.influence_level,
+        "industry_standing": customer.industry_standing,
         "owner_id": str(customer.owner_id) if customer.owner_id else None,
         "lifecycle_stage": customer.lifecycle_stage,
         "acquisition_channel": customer.acquisition_channel,
@@ -154,7 +169,7 @@ def from_plain(name: str, value: Any) -> Any:
     return value
 
 
-def _audit(session: AsyncSession, customer: Customer, principal: Principal, action: str, **change: Any) -> None:
+def _audit(session: Session, customer: Customer, principal: Principal, action: str, **change: Any) -> None:
     session.add(
         CustomerChange(
             id=uuid.uuid4(),
@@ -168,7 +183,7 @@ def _audit(session: AsyncSession, customer: Customer, principal: Principal, acti
 
 
 async def _owner_changed(
-    session: AsyncSession, customer: Customer, previous: uuid.UUID | None, principal: Principal, reason: str | None
+    session: Session, customer: Customer, previous: uuid.UUID | None, principal: Principal, reason: str | None
 ) -> None:
     session.add(
         OwnerChange(
@@ -190,22 +205,63 @@ async def _owner_changed(
     await events.publish(session, events.CUSTOMER_OWNER_CHANGED, customer.id, data, customer.version)
 
 
-async def create(session: AsyncSession, *, data: CustomerCreate, phone_region: str, principal: Principal) -> Customer:
-    fields = data.model_dump(exclude_unset=True, mode="python")
+async def create(
+    session: Session, *, data: CustomerCreate, phone_region: str, principal: Principal
+) -> tuple[Customer, bool]:
+    """The new customer and True; or, for a repost of a partner's `external_ref` that repeats every
+    field it sends, the customer created the first time and False."""
+    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
     fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
-    fields = await _validated(session, data.kind, fields, phone_region, None)
-    await _check_external_ref(session, fields.get("external_ref"), None)
+    fields = await _validated(session, data.kind, fields, phone_region, None, principal)
+    if fields.get("external_ref") is not None:
+        existing = await _repost(session, fields, data.model_fields_set, principal)
+        if existing is not None:
+            return existing, False
+    if fields.get("owner_id") is not None:
+        await user_service.check_owner(session, principal, fields["owner_id"])
     now = utcnow()
     customer = Customer(id=uuid.uuid4(), created_at=now, updated_at=now, **_jsonable(fields))
-    customer.search_text = search_text(customer)
+    if "lifecycle_stage" in data.model_fields_set:  # a stage given at creation is set by hand
+        customer.lifecycle_cause, customer.lifecycle_set_by, customer.lifecycle_changed_at = (
+            "set by hand",
+            principal.subject,
+            now,
+        )
+    index_for_search(customer)
     session.add(customer)
     await session.flush()
     await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
     _audit(session, customer, principal, "created", new={k: plain(v) for k, v in fields.items()})
-    return customer
+    return customer, True
 
 
-async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
+async def _repost(session: Session, fields: dict[str, Any], sent: set[str], principal: Principal) -> Customer | None:
+    """The customer already holding the `external_ref` being created, if the request repeats it.
+
+    A holder the caller cannot see answers as if the fields differed, without naming them.
+    """
+    external_ref = fields["external_ref"]
+    holder_id = await customer_repo.id_by_external_ref(session, external_ref)
+    if holder_id is None:
+        return None
+    holder = await customer_repo.get(session, holder_id)
+    if holder is None or not access.can_see(principal, holder.owner_id):
+        raise Conflict(
+            f"external_ref {external_ref!r} already belongs to another customer", code="external_ref_conflict"
+        )
+    values = _jsonable({name: value for name, value in fields.items() if name in sent or name == "kind"})
+    differing = sorted(name for name, value in values.items() if getattr(holder, name) != value)
+    if differing:
+        raise Conflict(
+            f"a customer was created under external_ref {external_ref!r} with other values: {', '.join(differing)}",
+            code="external_ref_conflict",
+            existing_id=str(holder.id),
+            differing=differing,
+        )
+    return holder
+
+
+async def get(session: Session, *, customer_id: uuid.UUID) -> Customer:
     customer = await customer_repo.get(session, customer_id)
     if customer is None:
         merged_into = await customer_repo.merged_into(session, customer_id)
@@ -215,8 +271,22 @@ async def get(session: AsyncSession, *, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
+async def get_visible(session: Session, *, customer_id: uuid.UUID, principal: Principal) -> Customer:
+    """`get` for a caller: a customer they may not see, merged away or not, does not exist for them
+    (404, no `CustomerMerged` naming the survivor)."""
+    try:
+        customer = await get(session, customer_id=customer_id)
+    except CustomerMerged:
+        if not access.can_see(principal, await customer_repo.owner_of(session, customer_id)):
+            raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found") from None
+        raise
+    if not access.can_see(principal, customer.owner_id):
+        raise NotFound(f"customer {customer_id} does not exist", code="customer_not_found")
+    return customer
+
+
 async def update(
-    session: AsyncSession,
+    session: Session,
     *,
     customer: Customer,
     data: CustomerUpdate,
@@ -224,20 +294,26 @@ async def update(
     principal: Principal,
     owner_reason: str | None = None,
 ) -> Customer:
-    fields = data.model_dump(exclude_unset=True, mode="python")
+    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
     if "owner_id" in fields and principal.role == "agent" and fields["owner_id"] != customer.owner_id:
         raise Forbidden("only managers and admins reassign customers", code="reassign_not_allowed")
-    fields = await _validated(session, customer.kind, fields, phone_region, customer.id)
+    fields = await _validated(session, customer.kind, fields, phone_region, customer.id, principal)
     await _check_external_ref(session, fields.get("external_ref"), customer.id)
     values = _jsonable(fields)
     changed = [name for name, value in values.items() if getattr(customer, name) != value]
     if not changed:
         return customer
+    if "owner_id" in changed and values["owner_id"] is not None:
+        await user_service.check_owner(session, principal, values["owner_id"])
     previous_owner = customer.owner_id
     for name in changed:
         _audit(session, customer, principal, "updated", field=name, old=getattr(customer, name), new=values[name])
         setattr(customer, name, values[name])
-    customer.search_text = search_text(customer)
+    if "lifecycle_stage" in changed:  # set by a person: it holds until the next rule fires
+        customer.lifecycle_cause = "set by hand"
+        customer.lifecycle_set_by = principal.subject
+        customer.lifecycle_changed_at = utcnow()
+    index_for_search(customer)
     customer.updated_at = utcnow()
     await session.flush()
     await events.publish(
@@ -253,7 +329,7 @@ async def update(
 
 
 async def reassign(
-    session: AsyncSession, *, customer: Customer, data: OwnerChangeCreate, principal: Principal, phone_region: str
+    session: Session, *, customer: Customer, data: OwnerChangeCreate, principal: Principal, phone_region: str
 ) -> Customer:
     """Give the customer another account manager, recording why."""
     if principal.role == "agent":
@@ -271,7 +347,7 @@ async def reassign(
     )
 
 
-async def delete(session: AsyncSession, *, customer: Customer, principal: Principal) -> None:
+async def delete(session: Session, *, customer: Customer, principal: Principal) -> None:
     now = utcnow()
     _audit(session, customer, principal, "deleted")
     customer.deleted_at = now
@@ -281,15 +357,17 @@ async def delete(session: AsyncSession, *, customer: Customer, principal: Princi
 
 
 async def list_page(
-    session: AsyncSession,
+    session: Session,
     *,
     filters: CustomerFilters,
     sort: CustomerSort,
     limit: int,
     cursor: str | None,
     principal: Principal,
-) -> tuple[Sequence[Customer], str | None]:
-    return await customer_repo.list_page(session, filters, sort, limit, cursor, principal)
+) -> Page[Customer]:
+    # A caller who may not see personal fields searches by name only: no finding a customer by phone.
+    names_only = access.masks_pii(principal)
+    return await customer_repo.list_page(session, filters, sort, limit, cursor, principal, names_only)
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
@@ -305,16 +383,63 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def history_page(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[CustomerChange], str | None]:
+    session: Session, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> Page[CustomerChange]:
     return await customer_repo.history_page(session, customer_id, limit, cursor)
 
 
-async def owner_history(session: AsyncSession, *, customer_id: uuid.UUID) -> Sequence[OwnerChange]:
-    return await customer_repo.owner_history(session, customer_id)
+async def owner_history(
+    session: Session, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> Page[OwnerChange]:
+    return await customer_repo.owner_history(session, customer_id, limit, cursor)
 
 
 async def referrals(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[int, list[Customer], str | None]:
-    return await customer_repo.referrals(session, customer_id, limit, cursor)
+    session: Session, *, customer_id: uuid.UUID, limit: int, cursor: str | None, principal: Principal
+) -> tuple[int, Page[Customer]]:
+    """The customers this one brought that the caller may see, and how many."""
+    return await customer_repo.referrals(session, customer_id, limit, cursor, principal)
+
+
+async def with_owner_names(session: Session, items: Sequence[WithOwnerT]) -> list[WithOwnerT]:
+    """The customers' bodies with `owner_name` from the read model of users (one query)."""
+    names = await user_service.names(session, [getattr(item, "owner_id", None) for item in items])
+    return [
+        item.model_copy(update={"owner_name": names.get(getattr(item, "owner_id", None))})  # type: ignore[arg-type]
+        for item in items
+    ]
+
+
+RULE_ACTOR = "rule"
+
+
+async def set_stage_by_rule(session: Session, customer: Customer, stage: str, cause: str) -> bool:
+    """Move the lifecycle stage as a rule says, recording the cause in the history; whether it moved.
+
+    A stage set by hand holds until a rule fires: this is that rule firing.
+    """
+    if customer.lifecycle_stage == stage:
+        return False
+    now = utcnow()
+    session.add(
+        CustomerChange(
+            id=uuid.uuid4(),
+            customer_id=customer.id,
+            action="updated",
+            field="lifecycle_stage",
+            old=customer.lifecycle_stage,
+            new=stage,
+            changed_by=RULE_ACTOR,
+            changed_at=now,
+            cause=cause,
+        )
+    )
+    customer.lifecycle_stage = stage
+    customer.lifecycle_cause = cause
+    customer.lifecycle_set_by = None
+    customer.lifecycle_changed_at = now
+    customer.updated_at = now
+    await session.flush()
+    data = {**event_data(customer), "changed": ["lifecycle_stage"]}
+    await events.publish(session, events.CUSTOMER_UPDATED, customer.id, data, customer.version)
+    return True

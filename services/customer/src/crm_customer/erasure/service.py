@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Forbidden
 from crm_chassis.identity import Principal
 from crm_customer import events
-from crm_customer.contacts.models import Contact
+from crm_customer.contacts import repository as contact_repo
+from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer, CustomerChange
-from crm_customer.interactions.models import Interaction
+from crm_customer.db import Session
+from crm_customer.interactions import repository as interaction_repo
 
 ERASED_NAME = "(erased)"
 PERSONAL: dict[str, Any] = {
@@ -40,6 +39,7 @@ PERSONAL: dict[str, Any] = {
     "taboos": [],
     "preferences": [],
     "best_contact_time": None,
+    "preferred_channel": None,
     "purchasing_power": None,
     "custom_fields": {},
     "tags": [],
@@ -49,28 +49,18 @@ PERSONAL: dict[str, Any] = {
 }
 
 
-async def erase(session: AsyncSession, *, customer: Customer, principal: Principal) -> None:
+async def erase(session: Session, *, customer: Customer, principal: Principal) -> None:
     if principal.role != "admin":
         raise Forbidden("only an admin can erase personal data", code="erase_not_allowed")
     now = utcnow()
     for name, value in PERSONAL.items():
         setattr(customer, name, value)
     customer.name = ERASED_NAME
-    customer.search_text = ""
+    customer.search_text = customer.search_pinyin = customer.search_han = ""
     customer.erased_at = customer.deleted_at = customer.updated_at = now
-    await session.execute(
-        update(Interaction)
-        .where(Interaction.customer_id == customer.id)
-        .values(summary=ERASED_NAME, outcome=None, updated_at=now)
-    )
-    await session.execute(
-        update(Contact)
-        .where(Contact.person_id == customer.id)
-        .values(name=ERASED_NAME, email=None, phone=None, notes=None, updated_at=now)
-    )
-    await session.execute(
-        update(CustomerChange).where(CustomerChange.customer_id == customer.id).values(old=None, new=None)
-    )
+    await interaction_repo.erase_for_customer(session, customer.id, ERASED_NAME, now)
+    await contact_repo.erase_person(session, customer.id, ERASED_NAME, now)
+    await customer_repo.erase_history(session, customer.id)
     session.add(CustomerChange(customer_id=customer.id, action="erased", changed_by=principal.subject, changed_at=now))
     await session.flush()
     await events.publish(session, events.CUSTOMER_ERASED, customer.id, {"id": str(customer.id)}, customer.version)

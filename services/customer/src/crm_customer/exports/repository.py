@@ -6,25 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_chassis.db import utcnow
-from crm_chassis.pagination import paginate
+from crm_chassis.pagination import Page, paginate
+from crm_customer import job_rows
 from crm_customer.exports.models import ExportJob
-from crm_customer.imports.schemas import JobStatus
 
 JOB_ORDER = [(ExportJob.created_at, True), (ExportJob.id, True)]
-UNFINISHED = (JobStatus.queued.value, JobStatus.running.value)
 
 
 async def get(session: AsyncSession, job_id: uuid.UUID) -> ExportJob | None:
     return await session.get(ExportJob, job_id, populate_existing=True)
 
 
-async def list_page(
-    session: AsyncSession, created_by: str | None, limit: int, cursor: str | None
-) -> tuple[list[ExportJob], str | None]:
+async def list_page(session: AsyncSession, created_by: str | None, limit: int, cursor: str | None) -> Page[ExportJob]:
     stmt = select(ExportJob)
     if created_by is not None:
         stmt = stmt.where(ExportJob.created_by == created_by)
@@ -32,18 +28,10 @@ async def list_page(
 
 
 async def set_state(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> None:
-    await session.execute(update(ExportJob).where(ExportJob.id == job_id).values(heartbeat_at=utcnow(), **values))
+    await job_rows.set_state(session, ExportJob, job_id, **values)
 
 
 async def fail_orphans(session: AsyncSession, silent_since: datetime, alive: set[uuid.UUID]) -> int:
     """Mark failed the unfinished exports no process has touched since `silent_since`."""
-    result = await session.execute(
-        update(ExportJob)
-        .where(ExportJob.status.in_(UNFINISHED), ExportJob.heartbeat_at < silent_since, ExportJob.id.not_in(alive))
-        .values(
-            status=JobStatus.failed.value,
-            finished_at=utcnow(),
-            error_summary="the service stopped while the export ran; start it again",
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    message = "the service stopped while the export ran; start it again"
+    return await job_rows.fail_orphans(session, ExportJob, silent_since, alive, message)

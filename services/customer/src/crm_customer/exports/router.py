@@ -33,8 +33,8 @@ async def start_export(
 @router.get("", response_model=Page[ExportJobRead], summary="Exports, newest first")
 async def list_exports(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Page[ExportJobRead]:
     created_by = None if principal.is_admin else principal.subject
-    jobs, cursor = await export_repo.list_page(session, created_by, page.limit, page.cursor)
-    return Page(items=[ExportJobRead.of(job) for job in jobs], next_cursor=cursor)
+    found = await export_repo.list_page(session, created_by, page.limit, page.cursor)
+    return found.map(ExportJobRead.of)
 
 
 @router.get("/{job_id}", response_model=ExportJobRead, summary="An export: status and progress")

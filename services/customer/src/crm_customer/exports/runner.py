@@ -10,20 +10,22 @@ import asyncio
 import logging
 import types
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
 from crm_chassis.identity import Principal
-from crm_customer import access
+from crm_chassis.metrics import JOBS
+from crm_chassis.pagination import Page, counting_totals
+from crm_customer import access, events
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.schemas import CustomerFilters, CustomerRead, CustomerSort
+from crm_customer.db import Session, Sessionmaker
 from crm_customer.exports import cells
 from crm_customer.exports import repository as export_repo
 from crm_customer.exports.schemas import ExportKind
@@ -35,29 +37,41 @@ from crm_customer.orders.schemas import OrderFilters, OrderRead
 
 PAGE_ROWS = 1000
 logger = logging.getLogger("crm.exports")
-Page = tuple[Sequence[Any], str | None]
-Lister = Callable[[AsyncSession, dict[str, Any], str | None, Principal], Awaitable[Page]]
+Lister = Callable[[Session, dict[str, Any], str | None, Principal, int], Awaitable[Page[Any]]]
 
 
-async def _customers(session: AsyncSession, filters: dict[str, Any], cursor: str | None, who: Principal) -> Page:
+async def _customers(
+    session: Session, filters: dict[str, Any], cursor: str | None, who: Principal, limit: int
+) -> Page[Any]:
     return await customer_service.list_page(
         session,
         filters=CustomerFilters(**filters),
         sort=CustomerSort.created_at,
-        limit=PAGE_ROWS,
+        limit=limit,
         cursor=cursor,
         principal=who,
     )
 
 
-async def _orders(session: AsyncSession, filters: dict[str, Any], cursor: str | None, who: Principal) -> Page:
+async def _orders(
+    session: Session, filters: dict[str, Any], cursor: str | None, who: Principal, limit: int
+) -> Page[Any]:
     filters_ = OrderFilters(**filters)
-    return await order_service.list_page(session, filters=filters_, limit=PAGE_ROWS, cursor=cursor, principal=who)
+    return await order_service.list_page(session, filters=filters_, limit=limit, cursor=cursor, principal=who)
 
 
-async def _interactions(session: AsyncSession, filters: dict[str, Any], cursor: str | None, who: Principal) -> Page:
+async def _interactions(
+    session: Session, filters: dict[str, Any], cursor: str | None, who: Principal, limit: int
+) -> Page[Any]:
     filters_ = InteractionFilters(**filters)
-    return await interaction_service.list_page(session, filters=filters_, limit=PAGE_ROWS, cursor=cursor, principal=who)
+    return await interaction_service.list_page(session, filters=filters_, limit=limit, cursor=cursor, principal=who)
+
+
+async def count(session: Session, kind: ExportKind, filters: dict[str, Any], who: Principal) -> int:
+    """How many rows the export will write, counted as its list endpoint counts `?include_total=true`."""
+    with counting_totals():
+        found = await KINDS[kind][1](session, filters, None, who, 1)
+    return found.total or 0
 
 
 KINDS: dict[ExportKind, tuple[type[BaseModel], Lister]] = {
@@ -85,10 +99,14 @@ class ExportRun:
     filters: dict[str, Any]
     path: Path
     principal: Principal  # the export sees what its creator may see, as the list endpoint would
-    sessionmaker: async_sessionmaker[AsyncSession]
-    read_sessionmaker: async_sessionmaker[AsyncSession]
+    sessionmaker: Sessionmaker
+    read_sessionmaker: Sessionmaker
 
     async def run(self) -> None:
+        async with JOBS.track("export") as outcome:
+            await self._run(outcome)
+
+    async def _run(self, outcome: Callable[[str], None]) -> None:
         partial = self.path.with_suffix(".part")
         try:
             async with self.sessionmaker.begin() as session:
@@ -98,10 +116,12 @@ class ExportRun:
             async with self.sessionmaker.begin() as session:
                 values = {"status": JobStatus.succeeded.value, "done": done, "total": done, "finished_at": utcnow()}
                 await export_repo.set_state(session, self.job_id, **values)
+                await announce_finished(session, self.job_id)
         except asyncio.CancelledError:
             await self._fail("the service shut down while the export ran; start it again")
             raise
         except Exception:
+            outcome("failed")
             logger.exception("export failed", extra={"job_id": str(self.job_id)})
             await self._fail("the export stopped on an unexpected error; start it again")
         finally:
@@ -116,8 +136,12 @@ class ExportRun:
             out.write(cells.BOM + cells.lines([columns]))
             while True:
                 async with self.read_sessionmaker() as session:
-                    rows, cursor = await lister(session, self.filters, cursor, self.principal)
+                    found = await lister(session, self.filters, cursor, self.principal, PAGE_ROWS)
+                rows, cursor = found.items, found.next_cursor
                 items = [model.model_validate(row) for row in rows]
+                if self.kind == ExportKind.customers:
+                    async with self.read_sessionmaker() as session:
+                        items = await customer_service.with_owner_names(session, items)
                 if self.kind == ExportKind.customers and access.masks_pii(self.principal):
                     items = [item.model_copy(update=access.PII_FIELDS) for item in items]
                 dumped = [item.model_dump(mode="json") for item in items]
@@ -133,5 +157,23 @@ class ExportRun:
             async with self.sessionmaker.begin() as session:
                 values = {"status": JobStatus.failed.value, "error_summary": summary, "finished_at": utcnow()}
                 await export_repo.set_state(session, self.job_id, **values)
+                await announce_finished(session, self.job_id)
         except Exception:  # the sweeper marks it failed later
             logger.exception("could not mark the export failed", extra={"job_id": str(self.job_id)})
+
+
+async def announce_finished(session: Session, job_id: uuid.UUID) -> None:
+    """`export.finished`, in the transaction that ends the job: its outcome and row count."""
+    job = await export_repo.get(session, job_id)
+    if job is None:
+        return
+    data = {
+        "id": str(job.id),
+        "kind": job.kind,
+        "status": job.status,
+        "total": job.total,
+        "error_summary": job.error_summary,
+        "created_by": job.created_by,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    await events.publish(session, events.EXPORT_FINISHED, job.id, data, version=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crm_chassis.context import public_link
 from crm_customer.customers.schemas import CustomerFilters
 from crm_customer.exports.models import ExportJob
 from crm_customer.imports.schemas import JobStatus, Progress
@@ -70,7 +71,7 @@ class ExportJobRead(BaseModel):
             status=status,
             filters=job.filters,
             progress=Progress(done=job.done, total=job.total),
-            download=f"/exports/{job.id}/download" if status == JobStatus.succeeded else None,
+            download=public_link(f"/exports/{job.id}/download") if status == JobStatus.succeeded else None,
             error_summary=job.error_summary,
             created_by=job.created_by,
             created_at=job.created_at,

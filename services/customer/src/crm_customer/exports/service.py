@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound
 from crm_chassis.identity import Principal
+from crm_customer.db import Session, Sessionmaker
 from crm_customer.exports import repository as export_repo
+from crm_customer.exports import runner
 from crm_customer.exports.models import ExportJob
 from crm_customer.exports.runner import ExportRun
 from crm_customer.exports.schemas import ExportCreate
@@ -22,14 +22,17 @@ def file_path(data_dir: Path, job_id: uuid.UUID) -> Path:
 
 
 async def start(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    read_sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: Sessionmaker,
+    read_sessionmaker: Sessionmaker,
     *,
     data: ExportCreate,
     principal: Principal,
     data_dir: Path,
 ) -> tuple[ExportJob, ExportRun]:
     """The queued job, committed here so that the run (started before the response) finds it."""
+    # The total from the start, so that a page can show "n of total" while the run writes.
+    async with read_sessionmaker() as session:
+        total = await runner.count(session, data.kind, data.filters, principal)
     now = utcnow()
     job = ExportJob(
         id=uuid.uuid4(),
@@ -37,6 +40,7 @@ async def start(
         status=JobStatus.queued.value,
         filters=data.filters,
         done=0,
+        total=total,
         created_by=principal.subject,
         created_at=now,
         heartbeat_at=now,
@@ -47,7 +51,7 @@ async def start(
     return job, ExportRun(job.id, data.kind, data.filters, path, principal, sessionmaker, read_sessionmaker)
 
 
-async def get(session: AsyncSession, *, job_id: uuid.UUID, principal: Principal) -> ExportJob:
+async def get(session: Session, *, job_id: uuid.UUID, principal: Principal) -> ExportJob:
     """The caller's export (any export for an admin); someone else's is not found."""
     job = await export_repo.get(session, job_id)
     if job is None or not (principal.is_admin or job.created_by == principal.subject):

@@ -18,16 +18,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
+from crm_customer.db import Session, Sessionmaker
 
 SILENT_AFTER = timedelta(minutes=2)
 SWEEP_EVERY_SECONDS = 60.0
 logger = logging.getLogger("crm.jobs")
 
 # (session, silent since, ids of the jobs this process runs) -> number of jobs marked failed
-Sweep = Callable[[AsyncSession, datetime, set[uuid.UUID]], Awaitable[int]]
+Sweep = Callable[[Session, datetime, set[uuid.UUID]], Awaitable[int]]
 
 
 def _tasks(app: FastAPI, name: str) -> dict[uuid.UUID, asyncio.Task[None]]:
@@ -45,7 +45,7 @@ def spawn(app: FastAPI, name: str, job_id: uuid.UUID, job: Coroutine[Any, Any, N
 
 
 async def _sweep_forever(app: FastAPI, name: str, sweep: Sweep) -> None:
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    sessionmaker: Sessionmaker = app.state.sessionmaker
     while True:
         try:
             async with sessionmaker.begin() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -31,6 +32,8 @@ class KindSpec:
     one_of: tuple[frozenset[str], ...] = ()  # each group: at least one of these columns must be present
     # Other shapes a row may take (an order row that is a refund): their fields are columns too.
     variants: tuple[type[BaseModel], ...] = ()
+    # Columns that name a customer by the partner's external_ref instead of our id (imports/references.py).
+    references: Mapping[str, str] = field(default_factory=dict)
     columns: frozenset[str] = field(init=False)
     ignored: frozenset[str] = field(init=False)
     list_columns: frozenset[str] = field(init=False)
@@ -40,14 +43,17 @@ class KindSpec:
         fields = {name: info for m in (*self.variants, self.model) for name, info in m.model_fields.items()}
         extra = set(self.read_model.model_fields) - set(fields) if self.read_model else set()
         shapes = {name: _shape(info.annotation) for name, info in fields.items()}
-        object.__setattr__(self, "columns", frozenset(fields))
+        object.__setattr__(self, "columns", frozenset(fields) | frozenset(self.references))
+        groups = tuple(frozenset({ref, id_column}) for ref, id_column in self.references.items())
+        object.__setattr__(self, "one_of", self.one_of + groups)
         object.__setattr__(self, "ignored", frozenset(extra))
         object.__setattr__(self, "list_columns", frozenset(n for n, s in shapes.items() if s == "list"))
         object.__setattr__(self, "json_columns", frozenset(n for n, s in shapes.items() if s == "json"))
 
     @property
     def required(self) -> set[str]:
-        return {name for name, info in self.model.model_fields.items() if info.is_required()}
+        named_otherwise = set(self.references.values())  # a one_of group asks for the id or the reference
+        return {n for n, info in self.model.model_fields.items() if info.is_required() and n not in named_otherwise}
 
 
 def _shape(annotation: Any) -> str:
@@ -116,15 +122,16 @@ def row_values(spec: KindSpec, columns: list[str], cells: list[str]) -> tuple[di
     if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
         message = f"the row has {len(cells)} cells but the header names {len(columns)} columns"
         errors.append(Problem("", "too_many_cells", message))
+    ignored, list_columns, json_columns = spec.ignored, spec.list_columns, spec.json_columns
     for name, raw in zip(columns, cells, strict=False):
-        if name in spec.ignored:
+        if name in ignored:
             continue
-        cell = unescape(raw).strip()
+        cell = (unescape(raw) if raw[:1] == "'" else raw).strip()  # a row of a large file: every call counts
         if not cell:
             continue
-        if name in spec.list_columns:
+        if name in list_columns:
             values[name] = [part.strip() for part in _LIST_SEPARATORS.split(cell) if part.strip()]
-        elif name in spec.json_columns:
+        elif name in json_columns:
             try:
                 values[name] = json.loads(cell)
             except ValueError as exc:

@@ -7,12 +7,15 @@ through it once (decoding every byte and parsing every record), and the job read
 from __future__ import annotations
 
 import csv
-import shutil
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from crm_chassis.controls import CODE as CONTROL_CODE
+from crm_chassis.controls import MESSAGE as CONTROL_MESSAGE
+from crm_chassis.controls import find_control
 from crm_chassis.errors import Unprocessable
 from crm_customer.imports.columns import KindSpec, check_header
 from crm_customer.imports.outcome import Row
@@ -33,17 +36,28 @@ class Layout:
     total: int  # data records, blank lines not counted
 
 
-def copy_upload(source: BinaryIO, target: Path) -> int:
-    """Copy the upload to `target` block by block; the number of bytes."""
+def copy_upload(source: BinaryIO, target: Path) -> str:
+    """Copy the upload to `target` block by block; the SHA-256 of its bytes, in hex."""
     target.parent.mkdir(parents=True, exist_ok=True)
     source.seek(0)
+    digest = hashlib.sha256()
     with target.open("wb") as out:
-        shutil.copyfileobj(source, out, 1024 * 1024)
-        return out.tell()
+        while block := source.read(1024 * 1024):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
 
 
 def _refuse(code: str, message: str) -> Unprocessable:
     return Unprocessable.field("file", code, message)
+
+
+def _refuse_controls(record: list[str], line: int, header: list[str]) -> None:
+    """422 for a cell holding NUL or another control character (tab and line breaks are text)."""
+    for index, cell in enumerate(record):
+        if find_control(cell) is not None:
+            column = header[index] if index < len(header) and find_control(header[index]) is None else index + 1
+            raise _refuse(CONTROL_CODE, f"line {line}, column {column}: {CONTROL_MESSAGE}")
 
 
 def _sniff(header_line: str) -> str:
@@ -67,8 +81,12 @@ def inspect(path: Path, spec: KindSpec, encoding: Encoding, delimiter: Delimiter
             text.seek(0)
             reader = csv.reader(text, delimiter=sep, strict=True)
             header = next(reader, [])
+            _refuse_controls(header, reader.line_num, header)
             columns = check_header(spec, header)
-            total = sum(1 for record in reader if any(cell.strip() for cell in record))
+            total = 0
+            for record in reader:
+                _refuse_controls(record, reader.line_num, header)
+                total += any(cell.strip() for cell in record)
     except UnicodeDecodeError as exc:
         hint = " (a file saved by Excel on Chinese Windows is GB18030: send encoding=gb18030)"
         raise _refuse(
@@ -79,7 +97,7 @@ def inspect(path: Path, spec: KindSpec, encoding: Encoding, delimiter: Delimiter
     return Layout(codec=codec, delimiter=sep, columns=columns, total=total)
 
 
-def read_chunks(path: Path, layout: Layout, size: int) -> Iterator[list[Row]]:
+def read_chunks(path: Path, layout: Layout, size: int) -> Generator[list[Row], None, None]:
     """The data records in chunks of `size`, each with its row number (the header is row 1)."""
     with path.open(encoding=layout.codec, newline="") as text:
         reader = csv.reader(text, delimiter=layout.delimiter, strict=True)

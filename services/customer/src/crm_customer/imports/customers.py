@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.errors import AppError, Unprocessable
 from crm_customer import access
+from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
 from crm_customer.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
+from crm_customer.db import IntegrityError, Session
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
 from crm_customer.imports.outcome import (
@@ -22,7 +21,6 @@ from crm_customer.imports.outcome import (
     Row,
     from_app_error,
     from_validation,
-    one_of,
     savepoint,
 )
 
@@ -47,16 +45,16 @@ def natural_key(data: CustomerCreate, region: str) -> Key | None:
     return None
 
 
-async def _existing(session: AsyncSession, keys: set[Key]) -> dict[Key, list[Customer]]:
+async def _existing(session: Session, keys: set[Key]) -> dict[Key, list[Customer]]:
     """The customers each key names, found with one query for the chunk."""
     by_column: dict[str, set[str]] = {"external_ref": set(), "email": set(), "phone": set()}
     for column, value in keys:
         by_column[column].add(value)
-    live = Customer.deleted_at.is_(None)
-    clauses: list[ColumnElement[bool]] = [one_of(Customer.external_ref, by_column["external_ref"])]  # deleted too
-    clauses += [and_(live, one_of(getattr(Customer, c), by_column[c])) for c in ("email", "phone") if by_column[c]]
+    customers = await customer_repo.by_natural_keys(
+        session, external_refs=by_column["external_ref"], emails=by_column["email"], phones=by_column["phone"]
+    )
     found: dict[Key, list[Customer]] = {}
-    for customer in (await session.scalars(select(Customer).where(or_(*clauses)))).all():
+    for customer in customers:
         for column in ("external_ref", "email", "phone"):
             value = getattr(customer, column)
             if value in by_column[column] and (column == "external_ref" or customer.deleted_at is None):
@@ -65,7 +63,7 @@ async def _existing(session: AsyncSession, keys: set[Key]) -> dict[Key, list[Cus
 
 
 async def _upsert(
-    session: AsyncSession,
+    session: Session,
     data: CustomerCreate,
     values: dict[str, Any],
     key: Key | None,
@@ -73,7 +71,7 @@ async def _upsert(
     ctx: ImportContext,
 ) -> tuple[str, Customer]:
     if not matches:
-        customer = await customer_service.create(
+        customer, _ = await customer_service.create(
             session, data=data, phone_region=ctx.phone_region, principal=ctx.principal
         )
         return "created", customer
@@ -95,7 +93,7 @@ async def _upsert(
     return ("updated" if customer.version != before else "skipped"), customer
 
 
-async def process(session: AsyncSession, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
+async def process(session: Session, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
     out = ChunkOutcome()
     parsed: list[tuple[int, CustomerCreate, dict[str, Any], Key | None]] = []
     for number, cells in rows:
@@ -123,7 +121,7 @@ async def process(session: AsyncSession, columns: list[str], rows: list[Row], ct
 
 
 async def _apply(
-    session: AsyncSession,
+    session: Session,
     parsed: list[tuple[int, CustomerCreate, dict[str, Any], Key | None]],
     existing: dict[Key, list[Customer]],
     ctx: ImportContext,

@@ -1,7 +1,8 @@
 """Contact log entries, written through the contact log's own service.
 
-The same contact (customer, time, channel, direction, summary) imported twice is skipped, so a
-file can be sent again after a failure without doubling the log.
+The customer is named by `customer_id` or `customer_external_ref`. The same contact (customer,
+time, channel, direction, summary) imported twice is skipped, so a file can be sent again after a
+failure without doubling the log.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.errors import AppError
+from crm_customer.db import IntegrityError, Session
+from crm_customer.imports import references
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
 from crm_customer.imports.outcome import (
@@ -22,17 +22,17 @@ from crm_customer.imports.outcome import (
     Row,
     from_app_error,
     from_validation,
-    one_of,
     savepoint,
 )
+from crm_customer.interactions import repository as interaction_repo
 from crm_customer.interactions import service as interaction_service
-from crm_customer.interactions.models import Interaction
 from crm_customer.interactions.schemas import InteractionCreate, InteractionRead
 
 SPEC = KindSpec(
     model=InteractionCreate,
     read_model=InteractionRead,
     natural_key="(customer_id, occurred_at, channel, direction, summary): a contact already logged is skipped",
+    references={"customer_external_ref": "customer_id"},
 )
 
 
@@ -40,26 +40,29 @@ def _key(item: Any) -> tuple[Any, ...]:
     return (item.customer_id, item.occurred_at, str(item.channel), str(item.direction), item.summary)
 
 
-async def process(session: AsyncSession, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
+async def process(session: Session, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
     out = ChunkOutcome()
     parsed: list[tuple[int, InteractionCreate]] = []
+    read = []
     for number, cells in rows:
         values, problems = row_values(SPEC, columns, cells)
         if problems:
             out.fail(number, problems)
-            continue
+        else:
+            read.append((number, values))
+    resolved, unknown = await references.resolve(session, SPEC, read, ctx.principal)
+    for number, problems in unknown:
+        out.fail(number, problems)
+    for number, values in resolved:
         try:
             parsed.append((number, InteractionCreate.model_validate(values)))
         except ValidationError as exc:
             out.fail(number, from_validation(exc))
     logged: set[tuple[Any, ...]] = set()
     if parsed:
-        stmt = select(Interaction).where(
-            one_of(Interaction.customer_id, {d.customer_id for _, d in parsed}),
-            one_of(Interaction.occurred_at, {d.occurred_at for _, d in parsed}),
-            Interaction.deleted_at.is_(None),
-        )
-        logged = {_key(item) for item in (await session.scalars(stmt)).all()}
+        customer_ids = {d.customer_id for _, d in parsed}
+        occurred_ats = {d.occurred_at for _, d in parsed}
+        logged = {_key(item) for item in await interaction_repo.logged(session, customer_ids, occurred_ats)}
     for number, data in parsed:
         if _key(data) in logged:
             out.skipped += 1

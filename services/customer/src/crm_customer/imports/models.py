@@ -18,7 +18,7 @@ class ImportJob(Base):
     __tablename__ = "import_job"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean)
     atomic: Mapped[bool] = mapped_column(Boolean)
@@ -41,10 +41,13 @@ class ImportJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Written with every chunk; a queued or running job whose heartbeat stops was orphaned by a crash.
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SHA-256 of the uploaded bytes: the same file sent again is refused unless forced.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_import_job_created_at_id", "created_at", "id"),
         Index("ix_import_job_status_heartbeat_at", "status", "heartbeat_at"),
+        Index("ix_import_job_created_by_kind_file_sha256", "created_by", "kind", "file_sha256"),
     )
 
 

@@ -1,9 +1,7 @@
-"""Orders, the bulk path: a chunk is validated row by row, then written with multi-row inserts.
-
-Rows are checked with the API's `OrderCreate` and the rules of `order_service.record` (a known
-(source, external_ref) is a repost and creates nothing; the customer must exist and be live), but
-with one query per chunk for each rule instead of one per row. If the chunk's insert still hits a
-constraint (a concurrent writer), the chunk is redone row by row through `order_service.record`.
+"""Orders, the bulk path: a chunk is validated row by row, then recorded as `POST /orders/batch`
+records its items (`orders/bulk.py`): one query per rule for the chunk and multi-row inserts. A
+known (source, external_ref) with the same values is a repost and creates nothing; with other
+values the row fails with `external_ref_conflict`.
 
 A row that names a purchase in `refund_of` (its id) or `refund_of_external_ref` (its external_ref
 in the row's source) is a refund of it, with a negative amount as exports write refunds. It goes
@@ -17,23 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from types import SimpleNamespace
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Table, and_, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_chassis.db import utcnow
 from crm_chassis.errors import AppError, NotFound, Unprocessable
 from crm_chassis.identity import Principal
-from crm_customer import access, events
 from crm_customer.customers import repository as customer_repo
-from crm_customer.customers.models import Customer
-from crm_customer.db import infra
+from crm_customer.db import IntegrityError, Session
 from crm_customer.imports.columns import KindSpec, row_values
 from crm_customer.imports.context import ImportContext
 from crm_customer.imports.outcome import (
@@ -43,9 +34,9 @@ from crm_customer.imports.outcome import (
     Row,
     from_app_error,
     from_validation,
-    one_of,
     savepoint,
 )
+from crm_customer.orders import bulk as order_bulk
 from crm_customer.orders import repository as order_repo
 from crm_customer.orders import service as order_service
 from crm_customer.orders.models import Order
@@ -89,160 +80,68 @@ _DEFAULT_SOURCE = OrderCreate.model_fields["source"].default
 _AGREEING = ("currency", "source", "channel", "location")  # a refund copies these from its purchase
 
 
-async def _live_customers(
-    session: AsyncSession, orders: list[OrderCreate], principal: Principal
-) -> tuple[set[uuid.UUID], dict[str, Any]]:
-    """The named customers that exist, are live and that the caller may see (others are unknown)."""
-    ids = {o.customer_id for o in orders if o.customer_id is not None}
-    refs = {o.customer_external_ref for o in orders if o.customer_external_ref is not None}
-    live = and_(Customer.deleted_at.is_(None), access.owner_clause(principal, Customer.owner_id))
-    found_ids: set[uuid.UUID] = set()
-    if ids:
-        found_ids = set((await session.scalars(select(Customer.id).where(one_of(Customer.id, ids), live))).all())
-    by_ref: dict[str, Any] = {}
-    if refs:
-        rows = await session.execute(
-            select(Customer.external_ref, Customer.id).where(one_of(Customer.external_ref, refs), live)
-        )
-        by_ref = {ref: customer_id for ref, customer_id in rows.all() if ref is not None}
-    return found_ids, by_ref
+@dataclass(frozen=True)
+class ParsedRow:
+    """A row read and checked without the database: a purchase, a refund's values, or its problems."""
+
+    number: int
+    purchase: OrderCreate | None = None
+    refund: dict[str, Any] | None = None
+    problems: list[Problem] = field(default_factory=list)
 
 
-async def _recorded(session: AsyncSession, orders: list[OrderCreate]) -> set[tuple[str, str]]:
-    by_source: dict[str, set[str]] = {}
-    for o in orders:
-        if o.external_ref is not None:
-            by_source.setdefault(o.source, set()).add(o.external_ref)
-    known: set[tuple[str, str]] = set()
-    for source, refs in by_source.items():
-        stmt = select(Order.external_ref).where(Order.source == source, one_of(Order.external_ref, refs))
-        known |= {(source, ref) for ref in (await session.scalars(stmt)).all() if ref is not None}
-    return known
-
-
-def _order(data: OrderCreate, customer_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """The order's row exactly as `order_service.record` builds it (a dict: ORM objects cost 10x)."""
-    return {
-        "id": uuid.uuid4(),
-        "customer_id": customer_id,
-        "created_at": now,
-        "updated_at": now,
-        "deleted_at": None,
-        "refund_of": None,
-        "reason": None,
-        "version": 1,
-        **data.model_dump(mode="python", exclude={"customer_id", "customer_external_ref", "items"}),
-        "items": [item.model_dump(mode="json", exclude_none=True) for item in data.items],
-    }
-
-
-def _event_data(row: dict[str, Any]) -> dict[str, Any]:
-    # event_data only reads attributes, so the row stands in for the Order it describes.
-    return order_service.event_data(cast(Order, SimpleNamespace(**row)))
-
-
-async def _write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """The orders and their `order.recorded` events, each with one multi-row insert."""
-    await session.execute(insert(cast(Table, Order.__table__)), rows)  # Core executemany: no per-row ORM work
-    first, *rest = rows
-    # The first event goes through the outbox's own writer: it takes the outbox ordering lock and
-    # arms the feed's wake-up for this transaction; the rest follow in the same transaction.
-    await events.publish(session, events.ORDER_RECORDED, first["id"], _event_data(first), 1)
-    if rest:
-        now = utcnow()
-        events_rows = [
-            {
-                "id": uuid.uuid4(),
-                "type": events.ORDER_RECORDED,
-                "aggregate_id": str(row["id"]),
-                "version": 1,
-                "occurred_at": now,
-                "data": _event_data(row),
-            }
-            for row in rest
-        ]
-        await session.execute(insert(infra.outbox), events_rows)
-
-
-async def _one_by_one(
-    session: AsyncSession, pending: list[tuple[int, OrderCreate]], principal: Principal, out: ChunkOutcome
-) -> None:
-    for number, data in pending:
-        try:
-            async with savepoint(session):
-                _, created = await order_service.record(session, data=data, principal=principal)
-        except AppError as exc:
-            out.fail(number, from_app_error(exc))
-        except IntegrityError:
-            out.fail(number, [CONFLICTED])
-        else:
-            out.created += created
-            out.skipped += not created
-
-
-async def process(session: AsyncSession, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
-    out = ChunkOutcome()
-    purchases: list[tuple[int, OrderCreate]] = []
+def prepare(columns: list[str], rows: list[Row]) -> list[ParsedRow]:
+    """The chunk's rows read and validated: CPU work only, so it runs in a worker thread while the
+    chunk before it is written (see the runner)."""
+    parsed = []
     for number, cells in rows:
         values, problems = row_values(SPEC, columns, cells)
         if problems:
-            out.fail(number, problems)
+            parsed.append(ParsedRow(number, problems=problems))
         elif LINKS & values.keys():
-            await _record(session, purchases, ctx, out)  # the rows above first: the refund may name one
-            purchases = []
-            await _refund(session, number, values, ctx, out)
+            parsed.append(ParsedRow(number, refund=values))
         elif refund_only := sorted(values.keys() & _REFUND_ONLY):
             message = "only a refund row (with refund_of or refund_of_external_ref) takes this column"
-            out.fail(number, [Problem(name, "refund_only", message) for name in refund_only])
+            parsed.append(ParsedRow(number, problems=[Problem(name, "refund_only", message) for name in refund_only]))
         else:
             try:
-                purchases.append((number, OrderCreate.model_validate(values)))
+                parsed.append(ParsedRow(number, purchase=OrderCreate.model_validate(values)))
             except ValidationError as exc:
-                out.fail(number, from_validation(exc))
+                parsed.append(ParsedRow(number, problems=from_validation(exc)))
+    return parsed
+
+
+async def process(session: Session, _columns: list[str], parsed: list[ParsedRow], ctx: ImportContext) -> ChunkOutcome:
+    """The prepared rows applied in file order: consecutive purchases together, refunds one by one."""
+    out = ChunkOutcome()
+    purchases: list[tuple[int, OrderCreate]] = []
+    for row in parsed:
+        if row.refund is not None:
+            await _record(session, purchases, ctx, out)  # the rows above first: the refund may name one
+            purchases = []
+            await _refund(session, row.number, row.refund, ctx, out)
+        elif row.purchase is not None:
+            purchases.append((row.number, row.purchase))
+        else:
+            out.fail(row.number, row.problems)
     await _record(session, purchases, ctx, out)
     return out
 
 
 async def _record(
-    session: AsyncSession, parsed: list[tuple[int, OrderCreate]], ctx: ImportContext, out: ChunkOutcome
+    session: Session, parsed: list[tuple[int, OrderCreate]], ctx: ImportContext, out: ChunkOutcome
 ) -> None:
-    """Purchases, consecutive rows of the file, checked with one query per rule and written together."""
+    """Purchases, consecutive rows of the file, recorded together as a batch of the API records them."""
     if not parsed:
         return
-    orders = [data for _, data in parsed]
-    live_ids, by_ref = await _live_customers(session, orders, ctx.principal)
-    recorded = await _recorded(session, orders)
-    pending: list[tuple[int, OrderCreate]] = []
-    built: list[dict[str, Any]] = []
-    now = utcnow()
-    for number, data in parsed:
-        if data.external_ref is not None and (data.source, data.external_ref) in recorded:
-            out.skipped += 1
-            continue
-        if data.customer_id is not None:
-            if data.customer_id not in live_ids:
-                out.fail(number, [Problem("customer_id", "unknown_customer", f"no customer {data.customer_id}")])
-                continue
-            customer_id = data.customer_id
+    outcomes = await order_bulk.record(session, [data for _, data in parsed], ctx.principal)
+    for (number, _), outcome in zip(parsed, outcomes, strict=True):
+        if outcome.error is not None:
+            out.fail(number, from_app_error(outcome.error))
+        elif outcome.created:
+            out.created += 1
         else:
-            if data.customer_external_ref not in by_ref:
-                message = f"no customer with external_ref {data.customer_external_ref!r}"
-                out.fail(number, [Problem("customer_external_ref", "unknown_customer", message)])
-                continue
-            customer_id = by_ref[data.customer_external_ref]
-        if data.external_ref is not None:
-            recorded.add((data.source, data.external_ref))  # a repost later in the same file is skipped
-        pending.append((number, data))
-        built.append(_order(data, customer_id, now))
-    if not built:
-        return
-    try:
-        async with savepoint(session):
-            await _write(session, built)
-    except IntegrityError:
-        await _one_by_one(session, pending, ctx.principal, out)
-    else:
-        out.created += len(built)
+            out.skipped += 1
 
 
 def _refund_row(values: dict[str, Any]) -> tuple[RefundLink, RefundCreate] | list[Problem]:
@@ -285,9 +184,7 @@ def _paid_back(cell: Any) -> Any:
     return -amount if amount < 0 else None
 
 
-async def _refund(
-    session: AsyncSession, number: int, values: dict[str, Any], ctx: ImportContext, out: ChunkOutcome
-) -> None:
+async def _refund(session: Session, number: int, values: dict[str, Any], ctx: ImportContext, out: ChunkOutcome) -> None:
     parsed = _refund_row(values)
     if isinstance(parsed, list):
         out.fail(number, parsed)
@@ -308,7 +205,7 @@ async def _refund(
         out.skipped += not created
 
 
-async def _purchase(session: AsyncSession, link: RefundLink, column: str, principal: Principal) -> Order:
+async def _purchase(session: Session, link: RefundLink, column: str, principal: Principal) -> Order:
     """The order the row refunds, locked as the API's refund locks it; 422 if the caller sees none."""
     order_id: uuid.UUID | None
     if link.refund_of is not None:
@@ -325,7 +222,7 @@ async def _purchase(session: AsyncSession, link: RefundLink, column: str, princi
     raise Unprocessable.field(column, "unknown_original", message)
 
 
-async def _check_agrees(session: AsyncSession, link: RefundLink, purchase: Order) -> None:
+async def _check_agrees(session: Session, link: RefundLink, purchase: Order) -> None:
     """The customer and currency the row names, and source, channel and location if given, are the purchase's."""
     errors = []
     customer_id: uuid.UUID | None

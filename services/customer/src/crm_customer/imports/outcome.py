@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, bindparam
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.errors import AppError
+from crm_customer.db import savepoint as savepoint  # one per row; rows of imports use it from here
 
 Row = tuple[int, list[str]]  # (row number as a spreadsheet shows it, cells)
 
@@ -84,31 +82,3 @@ def from_app_error(exc: AppError, columns: Mapping[str, str] | None = None) -> l
         ]
     column = (columns or {}).get(exc.code) or _CONFLICT_COLUMNS.get(exc.code, "")
     return [Problem(column, exc.code, exc.detail)]
-
-
-@asynccontextmanager
-async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
-    """One row's writes, undone alone if the row fails.
-
-    PostgreSQL releases a lock taken inside a savepoint when the savepoint is rolled back, the
-    outbox's ordering lock included; forgetting that it was taken makes the next event take it again.
-    """
-    try:
-        async with session.begin_nested():
-            yield
-    except BaseException:
-        session.info.pop("outbox_locked", None)
-        raise
-
-
-def one_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column IN (...)` for a chunk's keys, with the values written into the statement.
-
-    As a thousand bind parameters, PostgreSQL soon switches the prepared statement to a generic
-    plan that compares every row with every parameter (measured: 1.5 s per chunk at 100,000
-    orders); with literal values each chunk is planned for its own keys and uses the index.
-    """
-    return cast(
-        ColumnElement[bool],
-        column.in_(bindparam("keys", list(values), expanding=True, literal_execute=True, unique=True)),
-    )

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import SessionDep
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_customer.db import Sessionmaker
 from crm_customer.deps import SettingsDep
 from crm_customer.exports import cells
 from crm_customer.imports import repository as job_repo
@@ -31,7 +31,8 @@ leading `'` (`'=...`, `'+86...`) is read without it.
 Checked whole before the job exists: an empty, binary, undecodable or malformed file, or unknown,
 duplicate or missing columns, is refused with 422. Rows are then validated exactly as the API
 validates a single create. Customers are upserted by external_ref, else email, else phone (E.164,
-so `138 0013 8000` matches `+8613800138000`); orders and contact-log entries already recorded are skipped.
+so `138 0013 8000` matches `+8613800138000`); orders, contact-log entries and campaign responses
+already recorded are skipped. A campaign response row names its `campaign_id`; its customer must be a member.
 An order row that names a purchase in `refund_of` (its id) or `refund_of_external_ref` (its
 external_ref in the row's source), with a negative amount, is a refund of it under the rules of
 `POST /orders/{id}/refunds`; rows are applied top to bottom, so a purchase goes above its refunds.
@@ -42,6 +43,10 @@ rows themselves; a job cut short by a crash is marked failed (after two minutes 
 and the file can be sent again. `atomic=true`: all rows or none. `dry_run=true`: nothing is
 written, the counts and errors say what would be. Both run the file in one transaction, so every
 row sees the rows above it as in a default run; their progress and counts show when they finish.
+
+The same file (same bytes, same kind) sent again by the same caller after an import that wrote
+rows is refused with 409 `duplicate_import` naming the earlier import, since rows without
+external_ref, email or phone would be created twice; `force=true` imports it anyway.
 """
 router = APIRouter(prefix="/imports", tags=["imports"], lifespan=jobs_lifespan("imports", job_repo.fail_orphans))
 
@@ -69,6 +74,9 @@ async def start_import(
     atomic: Annotated[bool, Query(description="write every row or, if any row fails, none")] = False,
     encoding: Annotated[Encoding, Query(description="utf-8 (with or without BOM) or gb18030")] = Encoding.utf_8,
     delimiter: Annotated[Delimiter, Query(description="auto: comma or semicolon, from the header")] = Delimiter.auto,
+    force: Annotated[
+        bool, Query(description="import a file this caller imported before (otherwise 409 duplicate_import)")
+    ] = False,
 ) -> ImportJobRead:
     job, run = await import_service.start(
         request.app.state.sessionmaker,
@@ -80,6 +88,7 @@ async def start_import(
         delimiter=delimiter,
         principal=principal,
         settings=settings,
+        force=force,
     )
     spawn(request.app, "imports", job.id, run.run())
     response.headers["Location"] = f"/imports/{job.id}"
@@ -89,8 +98,8 @@ async def start_import(
 @router.get("", response_model=Page[ImportJobRead], summary="Imports, newest first (errors on each job's own page)")
 async def list_imports(session: SessionDep, principal: PrincipalDep, page: PageDep) -> Page[ImportJobRead]:
     created_by = None if principal.is_admin else principal.subject
-    jobs, cursor = await job_repo.list_page(session, created_by, page.limit, page.cursor)
-    return Page(items=[ImportJobRead.of(job, []) for job in jobs], next_cursor=cursor)
+    found = await job_repo.list_page(session, created_by, page.limit, page.cursor)
+    return found.map(lambda job: ImportJobRead.of(job, []))
 
 
 @router.get("/{job_id}", response_model=ImportJobRead, summary="An import: status, progress, counts, first errors")
@@ -116,8 +125,8 @@ async def list_import_errors(
     await import_service.get(session, job_id=job_id, principal=principal)
     if format == ErrorFormat.csv:
         return _errors_csv(request.app.state.read_sessionmaker, job_id)
-    errors, cursor = await job_repo.errors_page(session, job_id, page.limit, page.cursor)
-    return Page(items=[RowErrorRead.of(e) for e in errors], next_cursor=cursor)
+    found = await job_repo.errors_page(session, job_id, page.limit, page.cursor)
+    return found.map(RowErrorRead.of)
 
 
 @router.get(
@@ -133,17 +142,18 @@ async def download_import_errors(
     return _errors_csv(request.app.state.read_sessionmaker, job_id)
 
 
-def _errors_csv(sessionmaker: async_sessionmaker[AsyncSession], job_id: uuid.UUID) -> StreamingResponse:
+def _errors_csv(sessionmaker: Sessionmaker, job_id: uuid.UUID) -> StreamingResponse:
     async def body() -> AsyncIterator[str]:
         yield cells.BOM + cells.lines([["row", "column", "code", "message"]])
         cursor: str | None = None
         while True:
             async with sessionmaker() as session:  # one short read per page, none held while streaming
-                errors, cursor = await job_repo.errors_page(session, job_id, 1000, cursor)
+                found = await job_repo.errors_page(session, job_id, 1000, cursor)
+            cursor = found.next_cursor
             yield cells.lines(
                 [
                     [str(e.row_number), cells.cell(e.column_name), cells.cell(e.code), cells.cell(e.message)]
-                    for e in errors
+                    for e in found.items
                 ]
             )
             if cursor is None:

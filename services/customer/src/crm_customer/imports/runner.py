@@ -5,21 +5,27 @@ written and never part of a row. `atomic` and `dry_run` write every chunk into o
 so that each row sees the rows before it exactly as in a default run (a refund finds its purchase
 a thousand rows up), and decide at the end: an atomic import with no failed row commits, anything
 else is rolled back. Their counts and errors are recorded then, so their progress shows at the end.
+Their events are spooled to disk and written in bulk just before the commit (none for a dry run),
+so that the outbox ordering lock, which every other writer takes, is held only for that last step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from crm_customer.imports import contacts, customers, interactions, orders
+from crm_chassis.events import spool_outbox
+from crm_chassis.metrics import JOBS
+from crm_customer import events
+from crm_customer.db import Session, Sessionmaker, infra
+from crm_customer.imports import campaign_responses, contacts, customers, interactions, orders
 from crm_customer.imports import repository as job_repo
 from crm_customer.imports.columns import KindSpec
 from crm_customer.imports.context import ImportContext
@@ -31,12 +37,22 @@ CHUNK_ROWS = 1000
 MAX_STORED_ERRORS = 10_000  # a file of bad rows is reported by its first errors, its counts stay exact
 logger = logging.getLogger("crm.imports")
 
-Handler = Callable[[AsyncSession, list[str], list[Row], ImportContext], Awaitable[ChunkOutcome]]
-KINDS: dict[ImportKind, tuple[KindSpec, Handler]] = {
-    ImportKind.customers: (customers.SPEC, customers.process),
-    ImportKind.orders: (orders.SPEC, orders.process),
-    ImportKind.interactions: (interactions.SPEC, interactions.process),
-    ImportKind.contacts: (contacts.SPEC, contacts.process),
+# A kind reads a chunk's rows into what its handler applies (`prepare`, CPU work only, run in a
+# worker thread while the chunk before is written), then applies them in a session.
+Prepare = Callable[[list[str], list[Row]], Any]
+Handler = Callable[[Session, list[str], Any, ImportContext], Awaitable[ChunkOutcome]]
+
+
+def _as_read(_columns: list[str], rows: list[Row]) -> list[Row]:
+    return rows  # the handler reads its rows itself
+
+
+KINDS: dict[ImportKind, tuple[KindSpec, Handler, Prepare]] = {
+    ImportKind.customers: (customers.SPEC, customers.process, _as_read),
+    ImportKind.orders: (orders.SPEC, orders.process, orders.prepare),
+    ImportKind.interactions: (interactions.SPEC, interactions.process, _as_read),
+    ImportKind.contacts: (contacts.SPEC, contacts.process, _as_read),
+    ImportKind.campaign_responses: (campaign_responses.SPEC, campaign_responses.process, _as_read),
 }
 
 
@@ -49,7 +65,7 @@ class ImportRun:
     dry_run: bool
     atomic: bool
     context: ImportContext
-    sessionmaker: async_sessionmaker[AsyncSession]
+    sessionmaker: Sessionmaker
     stored_errors: int = 0
 
     def storable(self, errors: list[RowError]) -> list[RowError]:
@@ -58,9 +74,14 @@ class ImportRun:
         return errors[:room]
 
     async def run(self) -> None:
+        async with JOBS.track("import") as outcome:
+            await self._run(outcome)
+
+    async def _run(self, outcome: Callable[[str], None]) -> None:
         try:
             async with self.sessionmaker.begin() as session:
                 if not await job_repo.mark_running(session, self.job_id):
+                    outcome("skipped")
                     return  # swept as orphaned before it could start
             if self.atomic or self.dry_run:
                 await self._in_one_transaction()
@@ -70,35 +91,64 @@ class ImportRun:
             await self._fail("the service shut down while the import ran; " + _RESEND)
             raise
         except Exception:
+            outcome("failed")
             logger.exception("import failed", extra={"job_id": str(self.job_id)})
             await self._fail("the import stopped on an unexpected error; " + _RESEND)
         finally:
             self.path.unlink(missing_ok=True)
 
+    async def _prepared(self) -> AsyncGenerator[tuple[int, Any], None]:
+        """Each chunk's size and its prepared rows; the next chunk is read and prepared in a worker
+        thread while the caller writes this one, so validation overlaps the database's work."""
+        prepare = KINDS[self.kind][2]
+        chunks = read_chunks(self.path, self.layout, CHUNK_ROWS)
+
+        def next_prepared() -> tuple[int, Any] | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else (len(chunk), prepare(self.layout.columns, chunk))
+
+        pending = asyncio.ensure_future(asyncio.to_thread(next_prepared))
+        try:
+            while (item := await pending) is not None:
+                pending = asyncio.ensure_future(asyncio.to_thread(next_prepared))
+                yield item
+        finally:
+            if not pending.done():
+                await asyncio.wait([pending])  # a thread cannot be cancelled: let it finish with the file
+            # Cancelled while a thread still reads it, the generator is closed when it is collected.
+            with contextlib.suppress(ValueError):
+                chunks.close()
+
     async def _chunked(self) -> None:
         handler = KINDS[self.kind][1]
         failed = 0
-        for chunk in read_chunks(self.path, self.layout, CHUNK_ROWS):
-            async with self.sessionmaker() as session:
-                outcome = await handler(session, self.layout.columns, chunk, self.context)
-                await job_repo.record_chunk(session, self.job_id, len(chunk), outcome, self.storable(outcome.errors))
-                await session.commit()
-            failed += outcome.failed
+        async with contextlib.aclosing(self._prepared()) as prepared:
+            async for size, chunk in prepared:
+                async with self.sessionmaker() as session:
+                    outcome = await handler(session, self.layout.columns, chunk, self.context)
+                    await job_repo.record_chunk(session, self.job_id, size, outcome, self.storable(outcome.errors))
+                    await session.commit()
+                failed += outcome.failed
         summary = f"{failed} rows failed and were not imported (see errors); the other rows were" if failed else None
         async with self.sessionmaker.begin() as session:
             await job_repo.finish(session, self.job_id, JobStatus.succeeded, summary)
+            await announce_finished(session, self.job_id)
 
     async def _in_one_transaction(self) -> None:
         handler = KINDS[self.kind][1]
         totals, done = ChunkOutcome(), 0
         errors: list[RowError] = []
         async with self.sessionmaker() as session:
-            for chunk in read_chunks(self.path, self.layout, CHUNK_ROWS):
-                outcome = await handler(session, self.layout.columns, chunk, self.context)
-                done += len(chunk)
-                errors += self.storable(outcome.errors)
-                totals.add(dataclasses.replace(outcome, errors=[]))
-                session.expunge_all()  # written rows stay in the transaction, not in memory
+            # The events wait on disk and are written just before the commit: the transaction does
+            # not hold the outbox ordering lock, which every other writer needs, for the whole file.
+            spool = spool_outbox(session, self.path.parent)
+            async with contextlib.aclosing(self._prepared()) as prepared:
+                async for size, chunk in prepared:
+                    outcome = await handler(session, self.layout.columns, chunk, self.context)
+                    done += size
+                    errors += self.storable(outcome.errors)
+                    totals.add(dataclasses.replace(outcome, errors=[]))
+                    session.expunge_all()  # written rows stay in the transaction, not in memory
             status, summary = JobStatus.succeeded, None
             if self.dry_run:
                 summary = "dry run: nothing was written; the counts say what the import would do"
@@ -109,20 +159,53 @@ class ImportRun:
                 )
                 totals = ChunkOutcome(failed=totals.failed)
             if self.dry_run or totals.failed:
+                spool.discard()
+                session.info.pop("outbox_spool", None)  # the job's own end is still announced
                 await session.rollback()
+            else:
+                await spool.flush(session, infra.outbox)
             await job_repo.record_chunk(session, self.job_id, done, totals, errors)
             await job_repo.finish(session, self.job_id, status, summary)
+            await announce_finished(session, self.job_id)
             await session.commit()
 
     async def _fail(self, summary: str) -> None:
         try:
             async with self.sessionmaker.begin() as session:
                 await job_repo.finish(session, self.job_id, JobStatus.failed, summary)
+                await announce_finished(session, self.job_id)
         except Exception:  # the sweeper marks it failed later
             logger.exception("could not mark the import failed", extra={"job_id": str(self.job_id)})
 
 
+async def announce_finished(session: Session, job_id: uuid.UUID) -> None:
+    """`import.finished`, in the transaction that ends the job: its outcome and counts."""
+    job = await job_repo.get(session, job_id)
+    if job is None:
+        return
+    data = {
+        "id": str(job.id),
+        "kind": job.kind,
+        "status": job.status,
+        "dry_run": job.dry_run,
+        "atomic": job.atomic,
+        "total": job.total,
+        "counts": {
+            "created": job.created_count,
+            "updated": job.updated_count,
+            "skipped": job.skipped_count,
+            "failed": job.failed_count,
+        },
+        "error_summary": job.error_summary,
+        "created_by": job.created_by,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    await events.publish(session, events.IMPORT_FINISHED, job.id, data, version=1)
+
+
 _RESEND = (
-    "rows of the chunks already committed stay written (none in atomic or dry-run mode); send the file again: "
-    "rows already imported are matched by their natural key"
+    "rows of the chunks already committed stay written (none in atomic or dry-run mode). Sending the same"
+    " file again is refused (409 duplicate_import) unless with ?force=true: rows already imported are matched"
+    " by their natural key, but rows without external_ref, email or phone would be created a second time, so"
+    " send only the rows from the first one not counted in `progress`, or use ?force=true knowingly"
 )

@@ -16,6 +16,7 @@ class ImportKind(StrEnum):
     contacts = "contacts"
     orders = "orders"
     interactions = "interactions"
+    campaign_responses = "campaign_responses"
 
 
 class JobStatus(StrEnum):
@@ -72,6 +73,7 @@ class ImportJobRead(BaseModel):
     encoding: Encoding
     delimiter: str
     filename: str | None
+    file_sha256: str | None = Field(description="SHA-256 of the uploaded file: the same file again is refused")
     ignored_columns: list[str] = Field(description="read-only columns of an export, accepted and not imported")
     progress: Progress
     counts: Counts
@@ -95,6 +97,7 @@ class ImportJobRead(BaseModel):
             encoding=Encoding(job.encoding),
             delimiter=job.delimiter,
             filename=job.filename,
+            file_sha256=job.file_sha256,
             ignored_columns=job.ignored_columns,
             progress=Progress(done=job.done, total=job.total),
             counts=Counts(

@@ -6,13 +6,12 @@ import asyncio
 import uuid
 
 from fastapi import UploadFile
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import NotAvailable, NotFound, TooManyRequests
+from crm_chassis.errors import Conflict, NotAvailable, NotFound, TooManyRequests
 from crm_chassis.identity import Principal
 from crm_customer.config import Settings
+from crm_customer.db import Session, Sessionmaker
 from crm_customer.imports import repository as job_repo
 from crm_customer.imports.context import ImportContext
 from crm_customer.imports.csvfile import copy_upload, inspect
@@ -22,7 +21,7 @@ from crm_customer.imports.schemas import Delimiter, Encoding, ImportKind, JobSta
 
 
 async def start(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: Sessionmaker,
     *,
     upload: UploadFile,
     kind: ImportKind,
@@ -32,6 +31,7 @@ async def start(
     delimiter: Delimiter,
     principal: Principal,
     settings: Settings,
+    force: bool = False,
 ) -> tuple[ImportJob, ImportRun]:
     """The queued job, committed, and the run that carries it out (the caller starts it).
 
@@ -42,15 +42,8 @@ async def start(
         raise NotAvailable(f"imports of {kind.value} are not available yet; nothing was written")
     spec = KINDS[kind][0]
     async with sessionmaker() as session:
-        running = await session.scalar(
-            select(func.count())
-            .select_from(ImportJob)
-            .where(
-                ImportJob.created_by == principal.subject,
-                ImportJob.status.in_([JobStatus.queued.value, JobStatus.running.value]),
-            )
-        )
-    if (running or 0) >= settings.max_concurrent_imports:
+        running = await job_repo.count_unfinished(session, principal.subject)
+    if running >= settings.max_concurrent_imports:
         raise TooManyRequests(
             f"{running} of your imports are still running (at most {settings.max_concurrent_imports}); "
             "wait for one to finish",
@@ -60,8 +53,13 @@ async def start(
     job_id = uuid.uuid4()
     path = settings.data_dir / "imports" / f"{job_id}.csv"
     try:
-        await asyncio.to_thread(copy_upload, upload.file, path)
+        file_sha256 = await asyncio.to_thread(copy_upload, upload.file, path)
         layout = await asyncio.to_thread(inspect, path, spec, encoding, delimiter)
+        if not dry_run and not force:
+            async with sessionmaker() as session:
+                earlier = await job_repo.earlier_import_of(session, principal.subject, kind.value, file_sha256)
+            if earlier is not None:
+                raise _already_imported(earlier)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -87,6 +85,7 @@ async def start(
         created_by=principal.subject,
         created_at=now,
         heartbeat_at=now,
+        file_sha256=file_sha256,
     )
     async with sessionmaker.begin() as session:
         session.add(job)
@@ -95,7 +94,18 @@ async def start(
     return job, run
 
 
-async def get(session: AsyncSession, *, job_id: uuid.UUID, principal: Principal) -> ImportJob:
+def _already_imported(earlier: ImportJob) -> Conflict:
+    when = earlier.created_at.isoformat(timespec="seconds")
+    return Conflict(
+        f"this file was imported before: import {earlier.id} ({earlier.status}, {when}). Its rows are in the"
+        " archive already; sending it again would create the rows without external_ref, email or phone a"
+        " second time. Send only the rows still missing, or add ?force=true to import the whole file again.",
+        code="duplicate_import",
+        earlier_import_id=str(earlier.id),
+    )
+
+
+async def get(session: Session, *, job_id: uuid.UUID, principal: Principal) -> ImportJob:
     """The caller's job (any job for an admin); someone else's is not found."""
     job = await job_repo.get(session, job_id)
     if job is None or not (principal.is_admin or job.created_by == principal.subject):

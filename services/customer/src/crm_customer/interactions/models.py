@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import UTCDateTime, utcnow
@@ -24,6 +24,10 @@ class Interaction(Base):
     summary: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(500))
     next_follow_up_date: Mapped[date | None] = mapped_column(Date, index=True)
+    # a follow-up is done by hand (`POST .../follow-up/done`) or by a later contact that says so
+    follow_up_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_done_by: Mapped[str | None] = mapped_column(String(200))
+    closes_follow_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -64,10 +64,10 @@ async def log_customer_interaction(
 async def list_interactions(
     session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()], principal: PrincipalDep
 ) -> Page[InteractionRead]:
-    rows, cursor = await interaction_service.list_page(
+    found = await interaction_service.list_page(
         session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[InteractionRead.model_validate(r) for r in rows], next_cursor=cursor)
+    return found.map(InteractionRead.model_validate)
 
 
 @router.get(
@@ -83,10 +83,10 @@ async def list_customer_interactions(
     principal: PrincipalDep,
 ) -> Page[InteractionRead]:
     filters = filters.model_copy(update={"customer_id": customer.id})
-    rows, cursor = await interaction_service.list_page(
+    found = await interaction_service.list_page(
         session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[InteractionRead.model_validate(r) for r in rows], next_cursor=cursor)
+    return found.map(InteractionRead.model_validate)
 
 
 @router.get("/interactions/{interaction_id}", response_model=InteractionRead, summary="Read a contact")
@@ -101,6 +101,18 @@ async def update_interaction(
 ) -> InteractionRead:
     require_if_match(request, etag_for(item.version))
     return _read(await interaction_service.update(session, item=item, data=body), response)
+
+
+@router.post(
+    "/interactions/{interaction_id}/follow-up/done",
+    response_model=InteractionRead,
+    summary="Mark a contact's follow-up done (If-Match); it leaves the due lists",
+)
+async def complete_follow_up(
+    item: InteractionDep, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> InteractionRead:
+    require_if_match(request, etag_for(item.version))
+    return _read(await interaction_service.complete_follow_up(session, item=item, principal=principal), response)
 
 
 @router.delete("/interactions/{interaction_id}", status_code=204, summary="Soft-delete a contact (If-Match)")

@@ -5,8 +5,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from crm_chassis.dates import CalendarDate, Instant
 from crm_customer.orders.schemas import PastTime
 
 
@@ -37,8 +38,11 @@ class InteractionFields(BaseModel):
     direction: Direction
     summary: Summary
     outcome: Outcome | None = None
-    next_follow_up_date: date | None = None
+    next_follow_up_date: CalendarDate | None = None
     owner_id: uuid.UUID | None = None  # the account manager who made the contact; defaults to the caller
+    closes_follow_up: bool = Field(
+        default=False, description="this contact is the follow-up: earlier open follow-ups of the customer are done"
+    )
 
 
 class InteractionCreate(InteractionFields):
@@ -53,7 +57,7 @@ class InteractionUpdate(BaseModel):
     direction: Direction | None = None
     summary: Summary | None = None
     outcome: Outcome | None = None
-    next_follow_up_date: date | None = None
+    next_follow_up_date: CalendarDate | None = None
 
 
 class InteractionRead(BaseModel):
@@ -68,6 +72,9 @@ class InteractionRead(BaseModel):
     summary: str
     outcome: str | None
     next_follow_up_date: date | None
+    follow_up_done_at: datetime | None = Field(description="when the follow-up was done (null: open or none)")
+    follow_up_done_by: str | None = Field(description="who marked it done, or `interaction <id>` that closed it")
+    closes_follow_up: bool
     created_at: datetime
     updated_at: datetime
     version: int
@@ -78,6 +85,6 @@ class InteractionFilters(BaseModel):
     owner_id: uuid.UUID | None = None
     channel: Channel | None = None
     direction: Direction | None = None
-    occurred_after: AwareDatetime | None = None
-    occurred_before: AwareDatetime | None = None
-    follow_up_before: date | None = None
+    occurred_after: Instant | None = None
+    occurred_before: Instant | None = None
+    follow_up_before: CalendarDate | None = None

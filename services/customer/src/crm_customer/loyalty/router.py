@@ -29,13 +29,11 @@ async def post_points(
 
 @router.get("/customers/{customer_id}/points", response_model=PointsLedger, summary="Balance and ledger")
 async def read_points(customer: CustomerDep, session: SessionDep, page: PageDep) -> PointsLedger:
-    rows, cursor = await loyalty_service.ledger_page(
-        session, customer_id=customer.id, limit=page.limit, cursor=page.cursor
-    )
+    found = await loyalty_service.ledger_page(session, customer_id=customer.id, limit=page.limit, cursor=page.cursor)
     return PointsLedger(
         balance=await loyalty_service.balance(session, customer.id),
-        items=[PointsEntryRead.model_validate(r) for r in rows],
-        next_cursor=cursor,
+        items=[PointsEntryRead.model_validate(r) for r in found.items],
+        next_cursor=found.next_cursor,
     )
 
 
@@ -50,7 +48,7 @@ async def grant_concession(
 
 @router.get("/customers/{customer_id}/concessions", response_model=Page[ConcessionRead], summary="Concessions")
 async def list_concessions(customer: CustomerDep, session: SessionDep, page: PageDep) -> Page[ConcessionRead]:
-    rows, cursor = await loyalty_service.concessions_page(
+    found = await loyalty_service.concessions_page(
         session, customer_id=customer.id, limit=page.limit, cursor=page.cursor
     )
-    return Page(items=[ConcessionRead.model_validate(r) for r in rows], next_cursor=cursor)
+    return found.map(ConcessionRead.model_validate)

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Unprocessable
 from crm_chassis.identity import Principal
-from crm_chassis.pagination import paginate
+from crm_chassis.pagination import Page
 from crm_customer import events
+from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer
+from crm_customer.db import Session
+from crm_customer.loyalty import repository as loyalty_repo
 from crm_customer.loyalty.models import Concession, PointsEntry
 from crm_customer.loyalty.schemas import ConcessionCreate, ConcessionReason, PointsCreate
+from crm_customer.users import service as user_service
 
 
-async def balance(session: AsyncSession, customer_id: uuid.UUID) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(PointsEntry.customer_id == customer_id)
-    )
-    return int(total or 0)
+async def balance(session: Session, customer_id: uuid.UUID) -> int:
+    return await loyalty_repo.balance(session, customer_id)
 
 
-async def post_points(
-    session: AsyncSession, *, customer: Customer, data: PointsCreate, principal: Principal
-) -> PointsEntry:
+async def post_points(session: Session, *, customer: Customer, data: PointsCreate, principal: Principal) -> PointsEntry:
     """Add a ledger entry; 409 and nothing written if it would take the balance below zero."""
     # Lock the customer row: concurrent redeems queue here, so two cannot both spend the same points.
-    await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    await customer_repo.lock(session, [customer.id])
     current = await balance(session, customer.id)
     after = current + data.delta
     if after < 0:
@@ -55,16 +51,12 @@ async def post_points(
     return entry
 
 
-async def ledger_page(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[PointsEntry], str | None]:
-    stmt = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
-    order = [(PointsEntry.created_at, True), (PointsEntry.id, True)]
-    return await paginate(session, stmt, order, "-created_at", limit, cursor)
+async def ledger_page(session: Session, *, customer_id: uuid.UUID, limit: int, cursor: str | None) -> Page[PointsEntry]:
+    return await loyalty_repo.ledger_page(session, customer_id, limit, cursor)
 
 
 async def grant_concession(
-    session: AsyncSession, *, customer: Customer, data: ConcessionCreate, principal: Principal
+    session: Session, *, customer: Customer, data: ConcessionCreate, principal: Principal
 ) -> Concession:
     if data.reason == ConcessionReason.threatened_to_leave and data.reciprocal is None:
         # Never reward disloyalty: a concession to a customer who threatens to leave must buy something back.
@@ -73,6 +65,7 @@ async def grant_concession(
             "reciprocal_required",
             "a concession to a customer who threatened to leave must record what the customer gives in return",
         )
+    await user_service.check_approver(session, principal, data.approver_id)
     concession = Concession(
         id=uuid.uuid4(),
         customer_id=customer.id,
@@ -95,8 +88,6 @@ async def grant_concession(
 
 
 async def concessions_page(
-    session: AsyncSession, *, customer_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[Concession], str | None]:
-    stmt = select(Concession).where(Concession.customer_id == customer_id)
-    order = [(Concession.granted_at, True), (Concession.id, True)]
-    return await paginate(session, stmt, order, "-granted_at", limit, cursor)
+    session: Session, *, customer_id: uuid.UUID, limit: int, cursor: str | None
+) -> Page[Concession]:
+    return await loyalty_repo.concessions_page(session, customer_id, limit, cursor)

@@ -53,8 +53,8 @@ async def merge_customer(
 
 
 @router.get("/merges/{merge_id}", response_model=MergeRead, summary="A merge and what it moved")
-async def read_merge(merge_id: uuid.UUID, session: SessionDep) -> MergeRead:
-    return MergeRead.model_validate(await merge_service.get_merge(session, merge_id=merge_id))
+async def read_merge(merge_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> MergeRead:
+    return MergeRead.model_validate(await merge_service.get_merge(session, merge_id=merge_id, principal=principal))
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeRead, summary="Undo a merge within its window")

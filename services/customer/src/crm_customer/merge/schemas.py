@@ -45,6 +45,9 @@ class MatchedField(StrEnum):
     email = "email"
     phone = "phone"
     name = "name"
+    # A Latin name that spells a Chinese name's pinyin ('Zhang Wei' / 张伟): weaker than `name`,
+    # as many people share the sound of a name.
+    name_pinyin = "name_pinyin"
 
 
 class DuplicatePair(BaseModel):
@@ -54,6 +57,9 @@ class DuplicatePair(BaseModel):
     b_name: str
     score: float
     matched: list[MatchedField]
+    reasons: list[str] = Field(
+        default_factory=list, description="why, one line per signal: e.g. the same name in traditional characters"
+    )
 
 
 class DuplicatePage(BaseModel):

@@ -6,37 +6,23 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
 from crm_customer import access, events
-from crm_customer.contacts.models import Contact
+from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer, CustomerChange
 from crm_customer.customers.schemas import CustomerFields
-from crm_customer.interactions.models import Interaction
-from crm_customer.loyalty.models import Concession, PointsEntry
+from crm_customer.db import Session
+from crm_customer.merge import repository as merge_repo
 from crm_customer.merge.models import CustomerMerge
 from crm_customer.merge.schemas import MergeRequest, Side
-from crm_customer.orders.models import Order
 
 LIST_FIELDS = {"tags", "hobbies", "taboos", "preferences", "business_lines", "other_contacts"}
 # Fields that identify the record itself or are managed elsewhere are not merged field by field.
 NOT_MERGED = {"external_ref", "owner_id", "referred_by", "is_key", "key_reason"}
 MERGEABLE = [name for name in CustomerFields.model_fields if name not in NOT_MERGED] + ["owner_id", "referred_by"]
-# Records that follow the customer: (kind, model, column).
-MOVABLE: list[tuple[str, Any, Any]] = [
-    ("orders", Order, Order.customer_id),
-    ("interactions", Interaction, Interaction.customer_id),
-    ("contacts_held", Contact, Contact.organization_id),
-    ("contacts_as_person", Contact, Contact.person_id),
-    ("points", PointsEntry, PointsEntry.customer_id),
-    ("concessions", Concession, Concession.customer_id),
-    ("referrals", Customer, Customer.referred_by),
-]
 
 
 def _empty(value: Any) -> bool:
@@ -52,28 +38,19 @@ def _merged_value(name: str, kept: Any, other: Any, side: Side) -> Any:
     return other if side == Side.duplicate else kept
 
 
-async def _lock_pair(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> None:
-    # Always lock in id order, so that two merges of the same pair cannot deadlock.
-    await session.execute(
-        select(Customer.id).where(Customer.id.in_(sorted([a, b]))).order_by(Customer.id).with_for_update()
-    )
-
-
 async def merge(
-    session: AsyncSession, *, survivor: Customer, data: MergeRequest, principal: Principal, undo_hours: int
+    session: Session, *, survivor: Customer, data: MergeRequest, principal: Principal, undo_hours: int
 ) -> tuple[CustomerMerge, dict[str, Side]]:
     if data.duplicate_id == survivor.id:
         raise Unprocessable.field("duplicate_id", "same_customer", "a customer cannot be merged into itself")
     unknown = sorted(set(data.fields) - set(MERGEABLE))
     if unknown:
         raise Unprocessable.field("fields", "unknown_field", f"not mergeable field(s): {', '.join(unknown)}")
-    await _lock_pair(session, survivor.id, data.duplicate_id)
+    await customer_repo.lock(session, [survivor.id, data.duplicate_id])
     await session.refresh(survivor)
     if survivor.deleted_at is not None:
         raise Conflict("the survivor was deleted or merged meanwhile", code="survivor_gone")
-    duplicate = await customer_service.get(session, customer_id=data.duplicate_id)
-    if not access.can_see(principal, duplicate.owner_id):
-        raise NotFound(f"customer {data.duplicate_id} does not exist", code="customer_not_found")
+    duplicate = await customer_service.get_visible(session, customer_id=data.duplicate_id, principal=principal)
     if duplicate.kind != survivor.kind:
         raise Conflict(f"cannot merge a {duplicate.kind} into a {survivor.kind}", code="kind_mismatch")
 
@@ -102,19 +79,19 @@ async def merge(
         survivor.external_ref = duplicate_ref
 
     moved: dict[str, list[str]] = {}
-    for kind, model, column in MOVABLE:
-        ids = list((await session.scalars(select(model.id).where(column == duplicate.id))).all())
+    for kind in merge_repo.MOVABLE:
+        ids = await merge_repo.ids_held(session, kind, duplicate.id)
         if kind == "referrals":
             ids = [i for i in ids if i != survivor.id]  # the survivor must not end up referring itself
         if ids:
-            await session.execute(update(model).where(model.id.in_(ids)).values({column.key: survivor.id}))
+            await merge_repo.move(session, kind, ids, to=survivor.id)
             moved[kind] = [str(i) for i in ids]
 
     now = utcnow()
     duplicate.merged_into = survivor.id
     duplicate.deleted_at = duplicate.updated_at = now
     survivor.updated_at = now
-    survivor.search_text = customer_service.search_text(survivor)
+    customer_service.index_for_search(survivor)
     record = CustomerMerge(
         id=uuid.uuid4(),
         survivor_id=survivor.id,
@@ -145,34 +122,36 @@ async def merge(
     return record, conflicts
 
 
-async def get_merge(session: AsyncSession, *, merge_id: uuid.UUID) -> CustomerMerge:
-    record = await session.get(CustomerMerge, merge_id)
-    if record is None:
+async def get_merge(session: Session, *, merge_id: uuid.UUID, principal: Principal) -> CustomerMerge:
+    """A merge the caller may see: one of two customers they may both see (as merging needed)."""
+    record = await merge_repo.get(session, merge_id)
+    visible = record is not None
+    for customer_id in (record.survivor_id, record.duplicate_id) if record is not None else ():
+        visible = visible and access.can_see(principal, await customer_repo.owner_of(session, customer_id))
+    if record is None or not visible:
         raise NotFound(f"merge {merge_id} does not exist", code="merge_not_found")
     return record
 
 
-async def undo(session: AsyncSession, *, merge_id: uuid.UUID, principal: Principal) -> CustomerMerge:
+async def undo(session: Session, *, merge_id: uuid.UUID, principal: Principal) -> CustomerMerge:
     """Move the records back and restore both customers, if the window is still open."""
-    record = await get_merge(session, merge_id=merge_id)
-    await _lock_pair(session, record.survivor_id, record.duplicate_id)
+    record = await get_merge(session, merge_id=merge_id, principal=principal)
+    await customer_repo.lock(session, [record.survivor_id, record.duplicate_id])
     await session.refresh(record)
     now = utcnow()
     if record.undone_at is not None:
         raise Conflict("this merge was already undone", code="merge_already_undone")
     if now > record.undo_until:
         raise Conflict("the window to undo this merge has closed", code="undo_window_closed")
-    survivor = await session.get(Customer, record.survivor_id)
-    duplicate = await session.get(Customer, record.duplicate_id)
+    survivor = await customer_repo.get(session, record.survivor_id, include_deleted=True)
+    duplicate = await customer_repo.get(session, record.duplicate_id, include_deleted=True)
     assert survivor is not None and duplicate is not None
     if survivor.deleted_at is not None:
         raise Conflict("the survivor was deleted or merged since; undo that first", code="survivor_gone")
-    for kind, model, column in MOVABLE:
+    for kind in merge_repo.MOVABLE:
         ids = [uuid.UUID(i) for i in record.moved.get(kind, [])]
         if ids:
-            await session.execute(
-                update(model).where(model.id.in_(ids), column == survivor.id).values({column.key: duplicate.id})
-            )
+            await merge_repo.move(session, kind, ids, to=duplicate.id, held_by=survivor.id)
     restored_ref = record.survivor_before.get("external_ref", "absent") is None
     if restored_ref:
         duplicate_ref, survivor.external_ref = survivor.external_ref, None
@@ -181,7 +160,7 @@ async def undo(session: AsyncSession, *, merge_id: uuid.UUID, principal: Princip
     for name, value in record.survivor_before.items():
         if name != "external_ref":
             setattr(survivor, name, customer_service.from_plain(name, value))
-    survivor.search_text = customer_service.search_text(survivor)
+    customer_service.index_for_search(survivor)
     duplicate.merged_into = None
     duplicate.deleted_at = None
     survivor.updated_at = duplicate.updated_at = now

@@ -31,6 +31,8 @@ class Order(Base):
     items: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     refund_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("sales_order.id"), index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
+    # The campaign the partner says brought the purchase (checked to exist; no foreign key, see migration 0020).
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

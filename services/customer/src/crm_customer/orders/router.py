@@ -9,7 +9,9 @@ from crm_chassis.db import SessionDep
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_customer.batch import BatchRequest, BatchResult
 from crm_customer.deps import CustomerDep
+from crm_customer.orders import batch as order_batch
 from crm_customer.orders import service as order_service
 from crm_customer.orders.models import Order
 from crm_customer.orders.schemas import OrderCreate, OrderFilters, OrderRead, OrderUpdate, RefundCreate
@@ -37,7 +39,9 @@ def _read(order: Order, response: Response, *, created: bool = False) -> OrderRe
     status_code=201,
     response_model=OrderRead,
     summary="Record a purchase",
-    responses={200: {"description": "Recorded before under this (source, external_ref); nothing new"}},
+    responses={
+        200: {"model": OrderRead, "description": "Recorded before under this (source, external_ref); nothing new"}
+    },
 )
 async def record_order(
     body: OrderCreate, session: SessionDep, response: Response, principal: PrincipalDep
@@ -46,14 +50,33 @@ async def record_order(
     return _read(order, response, created=created)
 
 
+@router.post(
+    "/orders/batch",
+    response_model=BatchResult,
+    summary="Record up to 1,000 purchases and refunds, each on its own (or all or none with atomic=true)",
+    responses={
+        409: {"description": "atomic=true and an item conflicts"},
+        422: {"description": "atomic=true and an item is invalid"},
+    },
+)
+async def record_orders(
+    body: BatchRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    atomic: Annotated[bool, Query(description="apply every item or none")] = False,
+) -> BatchResult:
+    results = await order_batch.record(session, items=body.items, principal=principal, atomic=atomic)
+    return BatchResult(items=results)
+
+
 @router.get("/orders", response_model=Page[OrderRead], summary="List orders and refunds, newest first")
 async def list_orders(
     session: SessionDep, page: PageDep, filters: Annotated[OrderFilters, Query()], principal: PrincipalDep
 ) -> Page[OrderRead]:
-    rows, next_cursor = await order_service.list_page(
+    found = await order_service.list_page(
         session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[OrderRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return found.map(OrderRead.model_validate)
 
 
 @router.get("/customers/{customer_id}/orders", response_model=Page[OrderRead], summary="A customer's orders")
@@ -65,10 +88,10 @@ async def list_customer_orders(
     principal: PrincipalDep,
 ) -> Page[OrderRead]:
     filters = filters.model_copy(update={"customer_id": customer.id})
-    rows, next_cursor = await order_service.list_page(
+    found = await order_service.list_page(
         session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[OrderRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return found.map(OrderRead.model_validate)
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead, summary="Read an order")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
 from crm_customer import access, events
+from crm_customer.campaigns import repository as campaign_repo
 from crm_customer.customers import repository as customer_repo
+from crm_customer.db import Session
 from crm_customer.orders import repository as order_repo
 from crm_customer.orders.models import Order
 from crm_customer.orders.schemas import OrderCreate, OrderFilters, OrderUpdate, RefundCreate
@@ -30,10 +32,45 @@ def event_data(order: Order) -> dict[str, Any]:
         "quantity": order.quantity,
         "channel": order.channel,
         "refund_of": None if order.refund_of is None else str(order.refund_of),
+        "campaign_id": None if order.campaign_id is None else str(order.campaign_id),
     }
 
 
-async def resolve_customer(session: AsyncSession, customer_id: uuid.UUID | None, external_ref: str | None) -> uuid.UUID:
+def purchase_values(data: OrderCreate) -> dict[str, Any]:
+    """The columns a purchase is stored with, from the request (as `record` stores them)."""
+    values = data.model_dump(mode="python", exclude={"customer_id", "customer_external_ref", "items"})
+    values["items"] = [item.model_dump(mode="json", exclude_none=True) for item in data.items]
+    return values
+
+
+def differences(stored: Any, data: OrderCreate, customer_id: uuid.UUID | None) -> list[str]:
+    """The fields in which a repost differs from the order stored under its external_ref.
+
+    `stored` is an order or a row with its columns; `customer_id` is the customer the repost
+    names, None when it names none the caller can see.
+    """
+    sent = purchase_values(data)
+    differing = [name for name in order_repo.COMPARED if sent[name] != getattr(stored, name)]
+    if customer_id != stored.customer_id:
+        differing.insert(0, "customer_id" if data.customer_id is not None else "customer_external_ref")
+    if stored.refund_of is not None:
+        differing.append("refund_of")  # the reference names a refund, not a purchase
+    return differing
+
+
+def repost_conflict(source: str, external_ref: str, differing: list[str]) -> Conflict:
+    return Conflict(
+        f"an order was recorded under ({source!r}, {external_ref!r}) with other values: {', '.join(differing)}",
+        code="external_ref_conflict",
+        differing=differing,
+    )
+
+
+def unknown_campaign(campaign_id: uuid.UUID) -> Unprocessable:
+    return Unprocessable.field("campaign_id", "unknown_campaign", f"no campaign {campaign_id}")
+
+
+async def resolve_customer(session: Session, customer_id: uuid.UUID | None, external_ref: str | None) -> uuid.UUID:
     """The live customer an order names, by id or by the partner's reference; 422 if none."""
     if customer_id is not None:
         if await customer_repo.exists_active(session, customer_id):
@@ -48,34 +85,41 @@ async def resolve_customer(session: AsyncSession, customer_id: uuid.UUID | None,
     raise Unprocessable.field(field, "unknown_customer", message)
 
 
-async def record(session: AsyncSession, *, data: OrderCreate, principal: Principal | None = None) -> tuple[Order, bool]:
-    """The recorded order and whether it is new; a known (source, external_ref) returns the first one.
+async def record(session: Session, *, data: OrderCreate, principal: Principal | None = None) -> tuple[Order, bool]:
+    """The recorded order and whether it is new. A known (source, external_ref) returns the first
+    order if the request repeats it, and is 409 `external_ref_conflict` if it does not.
 
     `principal` None is a trusted internal caller (an import job already checked its creator).
     """
+    existing = None
     if data.external_ref is not None:
         existing = await order_repo.by_external_ref(session, data.source, data.external_ref)
-        if existing is not None:
-            return existing, False
-    customer_id = await resolve_customer(session, data.customer_id, data.customer_external_ref)
-    if principal is not None and not access.can_see(principal, await customer_repo.owner_of(session, customer_id)):
-        raise Unprocessable.field("customer_id", "unknown_customer", f"no customer {customer_id}")
+    try:
+        customer_id = await resolve_customer(session, data.customer_id, data.customer_external_ref)
+        if principal is not None and not access.can_see(principal, await customer_repo.owner_of(session, customer_id)):
+            raise Unprocessable.field("customer_id", "unknown_customer", f"no customer {customer_id}")
+    except Unprocessable:
+        if existing is None:
+            raise
+        customer_id = None
+    if existing is not None:
+        assert data.external_ref is not None
+        differing = differences(existing, data, customer_id)
+        if differing:
+            raise repost_conflict(data.source, data.external_ref, differing)
+        return existing, False
+    assert customer_id is not None
+    if data.campaign_id is not None and not await campaign_repo.exists(session, {data.campaign_id}):
+        raise unknown_campaign(data.campaign_id)
     now = utcnow()
-    order = Order(
-        id=uuid.uuid4(),
-        customer_id=customer_id,
-        created_at=now,
-        updated_at=now,
-        **data.model_dump(mode="python", exclude={"customer_id", "customer_external_ref", "items"}),
-        items=[item.model_dump(mode="json", exclude_none=True) for item in data.items],
-    )
+    order = Order(id=uuid.uuid4(), customer_id=customer_id, created_at=now, updated_at=now, **purchase_values(data))
     session.add(order)
     await session.flush()
     await events.publish(session, events.ORDER_RECORDED, order.id, event_data(order), order.version)
     return order, True
 
 
-async def get(session: AsyncSession, *, order_id: uuid.UUID, principal: Principal, for_update: bool = False) -> Order:
+async def get(session: Session, *, order_id: uuid.UUID, principal: Principal, for_update: bool = False) -> Order:
     order = await order_repo.get(session, order_id, for_update=for_update)
     if order is None:
         raise NotFound(f"order {order_id} does not exist", code="order_not_found")
@@ -84,7 +128,7 @@ async def get(session: AsyncSession, *, order_id: uuid.UUID, principal: Principa
 
 
 async def refund(
-    session: AsyncSession, *, order_id: uuid.UUID, data: RefundCreate, principal: Principal
+    session: Session, *, order_id: uuid.UUID, data: RefundCreate, principal: Principal
 ) -> tuple[Order, bool]:
     """A negative order linked to the purchase; refunds in all may not exceed what was paid."""
     original = await get(
@@ -96,6 +140,11 @@ async def refund(
     if data.external_ref is not None:
         existing = await order_repo.by_external_ref(session, source, data.external_ref)
         if existing is not None:
+            sent = {"refund_of": original.id, "amount": -data.amount, "occurred_at": data.occurred_at}
+            sent |= {"quantity": data.quantity, "reason": data.reason}
+            differing = [name for name, value in sent.items() if getattr(existing, name) != value]
+            if differing:
+                raise repost_conflict(source, data.external_ref, differing)
             return existing, False
     already = await order_repo.refunded_total(session, original.id)
     if already + data.amount > original.amount:
@@ -125,6 +174,7 @@ async def refund(
         items=[],
         refund_of=original.id,
         reason=data.reason,
+        campaign_id=original.campaign_id,
         created_at=now,
         updated_at=now,
     )
@@ -134,8 +184,8 @@ async def refund(
     return refund_order, True
 
 
-async def update(session: AsyncSession, *, order: Order, data: OrderUpdate) -> Order:
-    changes = data.model_dump(exclude_unset=True, mode="python")
+async def update(session: Session, *, order: Order, data: OrderUpdate) -> Order:
+    changes = changes_of(data)
     if "items" in changes:
         changes["items"] = [i.model_dump(mode="json", exclude_none=True) for i in data.items or []]
     if changes.get("margin") is not None and changes["margin"] > abs(order.amount):
@@ -148,13 +198,13 @@ async def update(session: AsyncSession, *, order: Order, data: OrderUpdate) -> O
     return order
 
 
-async def delete(session: AsyncSession, *, order: Order) -> None:
+async def delete(session: Session, *, order: Order) -> None:
     order.deleted_at = order.updated_at = utcnow()
     await session.flush()
     await events.publish(session, events.ORDER_DELETED, order.id, event_data(order), order.version)
 
 
 async def list_page(
-    session: AsyncSession, *, filters: OrderFilters, limit: int, cursor: str | None, principal: Principal
-) -> tuple[list[Order], str | None]:
+    session: Session, *, filters: OrderFilters, limit: int, cursor: str | None, principal: Principal
+) -> Page[Order]:
     return await order_repo.list_page(session, filters, limit, cursor, principal)

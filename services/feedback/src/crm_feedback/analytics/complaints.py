@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_feedback.analytics import metrics
 from crm_feedback.analytics import repository as analytics_repo
 from crm_feedback.analytics.metrics import Interval
+from crm_feedback.analytics.repository import ComplaintRow, OpenComplaintRow
 from crm_feedback.common.enums import Severity
+from crm_feedback.db import Session
 
 AGE_BANDS: list[tuple[str, timedelta]] = [
     ("under_1d", timedelta(days=1)),
@@ -28,7 +28,7 @@ def _minutes(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 60
 
 
-def _first_response_breached(r: Any, now: datetime) -> bool | None:
+def _first_response_breached(r: ComplaintRow, now: datetime) -> bool | None:
     """True/False once the target is decided (met, missed or overdue); None while it still runs."""
     due = r.first_response_due_at
     if due is None:
@@ -38,7 +38,7 @@ def _first_response_breached(r: Any, now: datetime) -> bool | None:
     return True if r.first_response_breached_at is not None or now > due else None
 
 
-def _resolution_breached(r: Any, now: datetime) -> bool | None:
+def _resolution_breached(r: ComplaintRow, now: datetime) -> bool | None:
     due = r.resolution_due_at
     if due is None:
         return None
@@ -65,7 +65,7 @@ class Facts:
     resolution_minutes: float | None
 
 
-def facts(r: Any, now: datetime) -> Facts:
+def facts(r: ComplaintRow, now: datetime) -> Facts:
     return Facts(
         category=r.category,
         channel=r.channel,
@@ -107,7 +107,7 @@ def _grouped(items: Sequence[Facts], key: Callable[[Facts], str]) -> list[dict[s
     return [{"key": name, **measures(group)} for name, group in sorted(groups.items())]
 
 
-def open_by_age(rows: Sequence[Any], now: datetime) -> dict[str, dict[str, int]]:
+def open_by_age(rows: Sequence[OpenComplaintRow], now: datetime) -> dict[str, dict[str, int]]:
     table = {s.value: {band: 0 for band, _ in AGE_BANDS} for s in Severity}
     for severity, opened_at in rows:
         age = now - opened_at
@@ -117,7 +117,7 @@ def open_by_age(rows: Sequence[Any], now: datetime) -> dict[str, dict[str, int]]
 
 
 async def report(
-    session: AsyncSession, *, start: datetime, end: datetime, interval: Interval, now: datetime
+    session: Session, *, start: datetime, end: datetime, interval: Interval, now: datetime
 ) -> dict[str, Any]:
     items = [facts(r, now) for r in await analytics_repo.complaints(session, start=start, end=end)]
     windows = metrics.buckets(start, end, interval)

@@ -6,12 +6,78 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from crm_feedback.common.i18n import Language
+
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
     "h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em}"
     "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left}"
     "figure{margin:1em 0}figcaption{font-size:.9em;color:#555}"
 )
+
+
+LABELS: dict[Language, dict[str, str]] = {
+    Language.en: {
+        "report": "analysis report",
+        "background": "1. Background and purpose",
+        "kind": "Survey kind: {kind}, questionnaire version {version}.",
+        "method": "2. Method",
+        "sample": "Sample: {invited} invited; {responses} responses; response rate {rate}.",
+        "channel": "channel",
+        "invited": "invited",
+        "responded": "responded",
+        "rate": "rate",
+        "by_channel": "Response rate by channel",
+        "results": "3. Analysis and results",
+        "overall": "NPS {nps} · CSAT {csat}% · satisfaction index {index}",
+        "index_chart": "Satisfaction index per question (dashed line: 1.0, below it customers are dissatisfied)",
+        "by_score": "Answers by score",
+        "mean": "Mean {mean}; CSAT {csat}%",
+        "by_rating": "Answers by rating",
+        "pair": "Expectation {expectation}, perception {perception}, satisfaction index {index}",
+        "by_option": "Answers by option",
+        "conclusions": "4. Conclusions and countermeasures",
+        "weakest": "Weakest questions",
+        "complaints": "Complaints of the respondents",
+        "by_category": "Complaints by category",
+        "countermeasures": "Countermeasures",
+    },
+    Language.zh_CN: {
+        "report": "分析报告",
+        "background": "一、调查背景与目的",
+        "kind": "调查类型：{kind}，问卷版本 {version}。",
+        "method": "二、调查方法",
+        "sample": "样本：邀请 {invited} 人；回收 {responses} 份；回复率 {rate}。",
+        "channel": "渠道",
+        "invited": "邀请数",
+        "responded": "回复数",
+        "rate": "回复率",
+        "by_channel": "各渠道回复率",
+        "results": "三、分析与结果",
+        "overall": "净推荐值 {nps} · CSAT {csat}% · 满意度指数 {index}",
+        "index_chart": "各题满意度指数（虚线为 1.0，低于此线表示客户不满意）",
+        "by_score": "各分值的回答数",
+        "mean": "平均分 {mean}；CSAT {csat}%",
+        "by_rating": "各评分的回答数",
+        "pair": "期望 {expectation}，实际感受 {perception}，满意度指数 {index}",
+        "by_option": "各选项的回答数",
+        "conclusions": "四、结论与改进措施",
+        "weakest": "得分最低的题目",
+        "complaints": "受访者的投诉",
+        "by_category": "各类别投诉数",
+        "countermeasures": "改进措施",
+    },
+}
+KINDS = {
+    Language.en: {},
+    Language.zh_CN: {
+        "satisfaction": "满意度调查",
+        "nps": "净推荐值（NPS）",
+        "csat": "客户满意度（CSAT）",
+        "mystery_shopping": "神秘顾客暗访",
+        "exit": "流失客户调查",
+    },
+}
 
 
 def _fmt(value: Any) -> str:
@@ -63,25 +129,27 @@ def nps_chart(distribution: Sequence[int], caption: str) -> str:
     return f"<figure>{''.join(parts)}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
-def _question_section(q: dict[str, Any]) -> str:
+def _question_section(q: dict[str, Any], t: dict[str, str]) -> str:
     head = f"<h3>{escape(q['text'])} <small>({escape(q['key'])}, {escape(str(q['type']))}, n={q['n']})</small></h3>"
     if q["type"] == "nps":
-        return head + f"<p>NPS {_fmt(q['nps']['score'])}</p>" + nps_chart(q["distribution"], "Answers by score")
+        return head + f"<p>NPS {_fmt(q['nps']['score'])}</p>" + nps_chart(q["distribution"], t["by_score"])
     if q["type"] == "rating":
-        body = f"<p>Mean {_fmt(q['mean'])}; CSAT {_fmt(q['csat']['score'])}%</p>"
-        return head + body + bar_chart([str(i) for i in range(1, 6)], q["distribution"], caption="Answers by rating")
+        body = f"<p>{t['mean'].format(mean=_fmt(q['mean']), csat=_fmt(q['csat']['score']))}</p>"
+        return head + body + bar_chart([str(i) for i in range(1, 6)], q["distribution"], caption=t["by_rating"])
     if q["type"] == "expectation_perception":
         index = q["satisfaction_index"]["index"]
-        return head + (
-            f"<p>Expectation {_fmt(q['expectation_mean'])}, perception {_fmt(q['perception_mean'])}, "
-            f"satisfaction index {_fmt(index)}</p>"
+        pair = t["pair"].format(
+            expectation=_fmt(q["expectation_mean"]), perception=_fmt(q["perception_mean"]), index=_fmt(index)
         )
+        return head + f"<p>{pair}</p>"
     if "counts" in q:
-        return head + bar_chart(list(q["counts"]), list(q["counts"].values()), caption="Answers by option")
+        return head + bar_chart(list(q["counts"]), list(q["counts"].values()), caption=t["by_option"])
     return head + "<ul>" + "".join(f"<li>{escape(t)}</li>" for t in q["latest"]) + "</ul>"
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: dict[str, Any], language: Language = Language.en) -> str:
+    """The page, its own texts in `language` (the survey's title and questions stay as written)."""
+    t = LABELS[language]
     survey, method, results, conclusions = (
         report["survey"],
         report["method"],
@@ -94,39 +162,46 @@ def render(report: dict[str, Any]) -> str:
         f"<tr><td>{escape(c['channel'])}</td><td>{c['invited']}</td><td>{c['responded']}</td><td>{_fmt(c['rate'])}</td></tr>"
         for c in channels
     )
+    kind = KINDS[language].get(str(survey["kind"]), str(survey["kind"]))
+    sample = t["sample"].format(
+        invited=method["sample_size"], responses=method["responses"], rate=_fmt(method["response_rate"])
+    )
+    overall = t["overall"].format(
+        nps=_fmt(results["nps"]["score"]),
+        csat=_fmt(results["csat"]["score"]),
+        index=_fmt(results["satisfaction_index"]["index"]),
+    )
     html = [
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(survey["title"])}</title>',
-        f"<style>{STYLE}</style></head><body><h1>{escape(survey['title'])} — analysis report</h1>",
-        "<h2>1. Background and purpose</h2>",
-        f"<p>{escape(report['background']['purpose'])}</p><p>Survey kind: {escape(str(survey['kind']))}, "
-        f"questionnaire version {survey['version']}.</p>",
-        "<h2>2. Method</h2>",
-        f"<p>Sample: {method['sample_size']} invited; {method['responses']} responses; "
-        f"response rate {_fmt(method['response_rate'])}.</p><p>{escape(method['analysis'])}</p>",
-        f"<table><tr><th>channel</th><th>invited</th><th>responded</th><th>rate</th></tr>{rows}</table>",
-        bar_chart(
-            [c["channel"] for c in channels], [c["rate"] or 0 for c in channels], caption="Response rate by channel"
-        ),
-        "<h2>3. Analysis and results</h2>",
-        f"<p>NPS {_fmt(results['nps']['score'])} · CSAT {_fmt(results['csat']['score'])}% · "
-        f"satisfaction index {_fmt(results['satisfaction_index']['index'])}</p>",
+        f'<!DOCTYPE html><html lang="{language.value}"><head><meta charset="utf-8">',
+        f"<title>{escape(survey['title'])}</title>",
+        f"<style>{STYLE}</style></head><body><h1>{escape(survey['title'])} — {t['report']}</h1>",
+        f"<h2>{t['background']}</h2>",
+        f"<p>{escape(report['background']['purpose'])}</p>",
+        f"<p>{escape(t['kind'].format(kind=kind, version=survey['version']))}</p>",
+        f"<h2>{t['method']}</h2>",
+        f"<p>{escape(sample)}</p><p>{escape(method['analysis'])}</p>",
+        f"<table><tr><th>{t['channel']}</th><th>{t['invited']}</th><th>{t['responded']}</th>"
+        f"<th>{t['rate']}</th></tr>{rows}</table>",
+        bar_chart([c["channel"] for c in channels], [c["rate"] or 0 for c in channels], caption=t["by_channel"]),
+        f"<h2>{t['results']}</h2>",
+        f"<p>{escape(overall)}</p>",
         bar_chart(
             [q["key"] for q in pairs],
             [q["satisfaction_index"]["index"] or 0 for q in pairs],
             reference=1.0,
-            caption="Satisfaction index per question (dashed line: 1.0, below it customers are dissatisfied)",
+            caption=t["index_chart"],
         ),
-        *[_question_section(q) for q in results["questions"]],
-        "<h2>4. Conclusions and countermeasures</h2>",
-        "<h3>Weakest questions</h3><ul>",
+        *[_question_section(q, t) for q in results["questions"]],
+        f"<h2>{t['conclusions']}</h2>",
+        f"<h3>{t['weakest']}</h3><ul>",
         *[f"<li>{escape(w['text'])}: {_fmt(w['score'])}</li>" for w in conclusions["weakest_questions"]],
-        "</ul><h3>Complaints of the respondents</h3>",
+        f"</ul><h3>{t['complaints']}</h3>",
         bar_chart(
             [c["category"] for c in conclusions["complaint_categories"]],
             [c["complaints"] for c in conclusions["complaint_categories"]],
-            caption="Complaints by category",
+            caption=t["by_category"],
         ),
-        "<h3>Countermeasures</h3><ol>",
+        f"<h3>{t['countermeasures']}</h3><ol>",
         *[f"<li>{escape(m)}</li>" for m in conclusions["countermeasures"]],
         "</ol></body></html>",
     ]

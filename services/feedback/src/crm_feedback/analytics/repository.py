@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, and_, case, func, literal, or_, select
 
 from crm_feedback.complaints.models import Complaint
 from crm_feedback.complaints.workflow import OPEN_STATUSES
+from crm_feedback.db import Session
+from crm_feedback.readmodel.models import CustomerRef
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 OPEN = [s.value for s in OPEN_STATUSES]
 
+_At = datetime | None
+_Sum = int | None  # a SUM over no rows is NULL
+# id, survey_id, customer_id, channel, responded_at, nps_score, csat_score, satisfaction_index
+ResponseRow: TypeAlias = Row[
+    uuid.UUID, uuid.UUID, uuid.UUID | None, str, datetime, int | None, float | None, float | None
+]
+# bucket, then the columns of `_score_columns` in their order
+TotalsRow: TypeAlias = Row[int, int, int, _Sum, _Sum, int, _Sum, int, float | None, _Sum, _At, _At]
+# category, channel, severity, status, opened_at, then the other timestamps `complaints` selects
+ComplaintRow: TypeAlias = Row[str, str, str, str, datetime, _At, _At, _At, _At, _At, _At, _At]
+OpenComplaintRow: TypeAlias = Row[str, datetime]  # severity, opened_at
+
 
 async def responses(
-    session: AsyncSession,
+    session: Session,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     survey_id: uuid.UUID | None = None,
     kind: str | None = None,
     customer_id: uuid.UUID | None = None,
-) -> Sequence[Any]:
+) -> Sequence[ResponseRow]:
     stmt = select(
         SurveyResponse.id,
         SurveyResponse.survey_id,
@@ -49,7 +62,7 @@ async def responses(
     return (await session.execute(stmt.order_by(SurveyResponse.responded_at, SurveyResponse.id))).all()
 
 
-async def answers(session: AsyncSession, survey_id: uuid.UUID) -> Sequence[Any]:
+async def answers(session: Session, survey_id: uuid.UUID) -> Sequence[dict[str, Any]]:
     stmt = select(SurveyResponse.answers).where(SurveyResponse.survey_id == survey_id)
     return (await session.scalars(stmt.order_by(SurveyResponse.responded_at, SurveyResponse.id))).all()
 
@@ -72,14 +85,14 @@ def _score_columns() -> list[Any]:
 
 
 async def score_totals(
-    session: AsyncSession,
+    session: Session,
     *,
     bounds: Sequence[datetime] = (),
     start: datetime | None = None,
     end: datetime | None = None,
     survey_id: uuid.UUID | None = None,
     kind: str | None = None,
-) -> dict[int, Any]:
+) -> dict[int, TotalsRow]:
     """Counts and sums behind NPS, CSAT and the satisfaction index, in one scan.
 
     With `bounds` [b0, b1, ..., bn] the totals are grouped by bucket (index i for [b_i, b_i+1));
@@ -103,7 +116,7 @@ async def score_totals(
 
 
 async def invitation_counts(
-    session: AsyncSession,
+    session: Session,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -124,7 +137,7 @@ async def invitation_counts(
     return {channel: (int(total), int(done or 0)) for channel, total, done in (await session.execute(stmt)).all()}
 
 
-async def complaint_categories_of_respondents(session: AsyncSession, survey_id: uuid.UUID) -> list[tuple[str, int]]:
+async def complaint_categories_of_respondents(session: Session, survey_id: uuid.UUID) -> list[tuple[str, int]]:
     respondents = (
         select(SurveyResponse.customer_id)
         .where(SurveyResponse.survey_id == survey_id, SurveyResponse.customer_id.is_not(None))
@@ -139,7 +152,7 @@ async def complaint_categories_of_respondents(session: AsyncSession, survey_id: 
     return [(category, int(n)) for category, n in (await session.execute(stmt)).all()]
 
 
-async def complaints(session: AsyncSession, *, start: datetime, end: datetime) -> Sequence[Any]:
+async def complaints(session: Session, *, start: datetime, end: datetime) -> Sequence[ComplaintRow]:
     stmt = select(
         Complaint.category,
         Complaint.channel,
@@ -157,6 +170,33 @@ async def complaints(session: AsyncSession, *, start: datetime, end: datetime) -
     return (await session.execute(stmt)).all()
 
 
-async def open_complaints(session: AsyncSession) -> Sequence[Any]:
+async def open_complaints(session: Session) -> Sequence[OpenComplaintRow]:
     stmt = select(Complaint.severity, Complaint.opened_at).where(Complaint.status.in_(OPEN))
     return (await session.execute(stmt)).all()
+
+
+async def resolved_by_owner(
+    session: Session, *, start: datetime, end: datetime, owners: Collection[uuid.UUID] | None
+) -> Sequence[Row[uuid.UUID, int, int]]:
+    """(owner, complaints resolved in [start, end), of them within their resolution target) per
+    current owner of the complaint's customer. Within: no resolution breach was recorded and, where
+    a target was set, the resolution came by it; a complaint with no target counts as within."""
+    within = and_(
+        Complaint.resolution_breached_at.is_(None),
+        or_(Complaint.resolution_due_at.is_(None), Complaint.resolved_at <= Complaint.resolution_due_at),
+    )
+    stmt = (
+        select(CustomerRef.owner_id, func.count(), func.coalesce(func.sum(case((within, 1), else_=0)), 0))
+        .join(CustomerRef, CustomerRef.id == Complaint.customer_id)
+        .where(
+            CustomerRef.owner_id.is_not(None),
+            CustomerRef.deleted.is_(False),
+            Complaint.resolved_at >= start,
+            Complaint.resolved_at < end,
+        )
+        .group_by(CustomerRef.owner_id)
+        .order_by(CustomerRef.owner_id)
+    )
+    if owners is not None:
+        stmt = stmt.where(CustomerRef.owner_id.in_(list(owners)))
+    return (await session.execute(stmt)).all()  # type: ignore[return-value]

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_feedback.analytics import metrics
 from crm_feedback.analytics import repository as analytics_repo
 from crm_feedback.analytics.metrics import Interval
+from crm_feedback.analytics.repository import ResponseRow, TotalsRow
+from crm_feedback.db import Session
 
 
-def summarise(rows: Sequence[Any]) -> dict[str, Any]:
+def summarise(rows: Sequence[ResponseRow]) -> dict[str, Any]:
     return {
         "responses": len(rows),
         "nps": metrics.nps([r.nps_score for r in rows if r.nps_score is not None]),
@@ -25,7 +25,7 @@ def summarise(rows: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def summary_from_totals(totals: Any | None) -> dict[str, Any]:
+def summary_from_totals(totals: TotalsRow | None) -> dict[str, Any]:
     """The same shape as `summarise`, from the sums `score_totals` returns."""
     if totals is None:
         return summarise([])
@@ -58,7 +58,7 @@ def response_rates(counts: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
 
 
 async def trend(
-    session: AsyncSession,
+    session: Session,
     *,
     start: datetime,
     end: datetime,
@@ -88,7 +88,7 @@ async def trend(
     }
 
 
-async def for_customer(session: AsyncSession, *, customer_id: uuid.UUID) -> dict[str, Any]:
+async def for_customer(session: Session, *, customer_id: uuid.UUID) -> dict[str, Any]:
     rows = await analytics_repo.responses(session, customer_id=customer_id)
     latest = rows[-1] if rows else None
     counts = await analytics_repo.invitation_counts(session, customer_id=customer_id)

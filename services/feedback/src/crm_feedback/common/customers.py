@@ -13,11 +13,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.errors import Conflict, Unprocessable
-from crm_feedback.readmodel.models import CustomerRef
+from crm_feedback.db import Session
+from crm_feedback.readmodel import repository as customer_repo
 
 
 class CustomerMerged(Conflict):
@@ -33,23 +31,9 @@ class CustomerMerged(Conflict):
         )
 
 
-async def merged_customers(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """The survivor of each of `ids` that is merged away, with their `customer_ref` rows share-locked."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(CustomerRef.id, CustomerRef.merged_into)
-        .where(CustomerRef.id.in_(wanted))
-        .order_by(CustomerRef.id)
-        .with_for_update(read=True)
-    )
-    return {customer_id: survivor for customer_id, survivor in rows.all() if survivor is not None}
-
-
-async def ensure_not_merged(session: AsyncSession, ids: Sequence[uuid.UUID], field: str = "customer_id") -> None:
+async def ensure_not_merged(session: Session, ids: Sequence[uuid.UUID], field: str = "customer_id") -> None:
     """409 `customer_merged` for the first of `ids` merged away (all of them listed when there are several)."""
-    merged = await merged_customers(session, ids)
+    merged = await customer_repo.merged_customers(session, ids)
     if not merged:
         return
     hits = [(i, cid) for i, cid in enumerate(ids) if cid in merged]
@@ -68,27 +52,17 @@ async def ensure_not_merged(session: AsyncSession, ids: Sequence[uuid.UUID], fie
     raise CustomerMerged(first, merged[first], errors=errors)
 
 
-async def unknown_customers(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+async def unknown_customers(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Those of `ids` no new record may name: unknown, deleted, erased or merged away."""
     wanted = set(ids)
-    if not wanted:
-        return set()
-    known = await session.scalars(
-        select(CustomerRef.id).where(
-            CustomerRef.id.in_(wanted),
-            CustomerRef.deleted.is_(False),
-            CustomerRef.erased.is_(False),
-            CustomerRef.merged_into.is_(None),
-        )
-    )
-    return wanted - set(known.all())
+    return wanted - await customer_repo.active_customers(session, wanted)
 
 
 def unknown_customer_error(field: str, customer_id: uuid.UUID) -> dict[str, str]:
     return {"field": field, "code": "unknown_customer", "message": f"no active customer {customer_id}"}
 
 
-async def ensure_customer(session: AsyncSession, customer_id: uuid.UUID, field: str = "customer_id") -> None:
+async def ensure_customer(session: Session, customer_id: uuid.UUID, field: str = "customer_id") -> None:
     """409 when the customer was merged away, 422 when it is unknown, deleted or erased."""
     await ensure_not_merged(session, [customer_id], field)
     if await unknown_customers(session, [customer_id]):

@@ -1,10 +1,8 @@
 """Vocabularies of the feedback domain (DOMAIN.md §3; names as API.md fixes them)."""
 
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from crm_chassis.dates import Instant
 
 
 class Category(StrEnum):
@@ -43,9 +41,5 @@ class SurveyChannel(StrEnum):
     online = "online"
 
 
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-# An aware timestamp from a client, kept in UTC like every stored time.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+# An aware timestamp from a client, kept in UTC like every stored time, bounded in crm_chassis.dates.
+UtcDateTime = Instant

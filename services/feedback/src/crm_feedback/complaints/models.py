@@ -40,6 +40,8 @@ class Complaint(Base):
     deadline_source: Mapped[str] = mapped_column(String(8), default="none")
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the deadlines could not take into account: [{code, message, ...}] (calendar_out_of_range).
+    sla_warnings: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     # The SLA clock stops while the complaint waits on the customer or sits resolved; closed
     # pauses are kept as [start, end] ISO pairs so the deadlines can be recomputed at any time.
     paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

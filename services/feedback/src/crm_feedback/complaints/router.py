@@ -48,9 +48,10 @@ async def _read(session: SessionDep, complaint: Complaint, response: Response) -
 async def create_complaint(
     body: ComplaintCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ComplaintRead:
-    await ensure_not_merged(session, [body.customer_id])  # as the customer service answers: before access
+    # A customer the caller may not see is unknown to them, merged away or not; their own merged one is 409.
     if not await access.can_see_customer(session, principal, body.customer_id):
         raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
+    await ensure_not_merged(session, [body.customer_id])
     complaint = await complaint_service.create(session, data=body, actor=principal.subject)
     created(response, f"/complaints/{complaint.id}", complaint.version)
     return await _read(session, complaint, response)
@@ -64,10 +65,10 @@ async def list_complaints(
     filters: Annotated[ComplaintFilters, Query()],
     sort: ComplaintSort = ComplaintSort.opened_at,
 ) -> Page[ComplaintRead]:
-    rows, histories, next_cursor = await complaint_service.list_page(
+    found, histories = await complaint_service.list_page(
         session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[views.read_model(r, histories[r.id]) for r in rows], next_cursor=next_cursor)
+    return found.map(lambda r: views.read_model(r, histories[r.id]))
 
 
 @router.get(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from crm_chassis.dates import OccurredAt
 from crm_feedback.common.enums import Category, ComplaintChannel, Severity, UtcDateTime
 from crm_feedback.complaints.workflow import Action, Status
 from crm_feedback.surveys.schemas import InvitationRead
@@ -44,7 +45,7 @@ class ComplaintCreate(ComplaintFields):
     category: Category
     severity: Severity
     description: Description
-    opened_at: UtcDateTime | None = Field(default=None, description="when the customer complained; now")
+    opened_at: OccurredAt | None = Field(default=None, description="when the customer complained; now")
 
 
 class ComplaintUpdate(ComplaintFields):
@@ -67,6 +68,19 @@ class FollowUpRequest(BaseModel):
     note: Note | None = None
 
 
+class FollowUp(BaseModel):
+    """The follow-up recorded after resolution (complaints/service.py builds it); a member it does not
+    declare is an error, not an undocumented field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attitude: Attitude
+    retained: bool
+    note: str | None
+    at: UtcDateTime
+    by: str = Field(description="who recorded it")
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -77,6 +91,13 @@ class HistoryEntry(BaseModel):
     to_status: str | None
     note: str | None
     changes: dict[str, Any] | None
+
+
+class SlaWarning(BaseModel):
+    code: str
+    message: str
+    calendar: str | None = None
+    years: list[int] = []
 
 
 class ComplaintRead(BaseModel):
@@ -102,11 +123,16 @@ class ComplaintRead(BaseModel):
     deadline_source: str
     first_response_due_at: datetime | None
     resolution_due_at: datetime | None
+    sla_warnings: list[SlaWarning] = Field(
+        default_factory=list,
+        description="what the deadlines could not take into account, e.g. `calendar_out_of_range`: the policy "
+        "follows an official calendar that does not cover a year the deadline runs through",
+    )
     sla_paused: bool
     first_response_breached: bool
     resolution_breached: bool
     resolution: str | None
-    follow_up: dict[str, Any] | None
+    follow_up: FollowUp | None
     history: list[HistoryEntry]
     created_by: str
     created_at: datetime

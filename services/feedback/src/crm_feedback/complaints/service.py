@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
 from crm_feedback import events
 from crm_feedback.common.customers import ensure_customer
 from crm_feedback.complaints import escalation, views
 from crm_feedback.complaints import repository as complaint_repo
-from crm_feedback.complaints.history import add_history
 from crm_feedback.complaints.models import Complaint, ComplaintHistory
 from crm_feedback.complaints.schemas import (
     ComplaintCreate,
@@ -29,11 +27,12 @@ from crm_feedback.complaints.schemas import (
 from crm_feedback.complaints.sla_state import apply_policy, end_pause, refresh_deadlines
 from crm_feedback.complaints.workflow import PAUSED_STATUSES, Action, Status, allowed_actions, next_status
 from crm_feedback.config import Settings
+from crm_feedback.db import Session
 from crm_feedback.surveys import invitations as survey_invitations
 from crm_feedback.surveys.schemas import InvitationRead
 
 
-async def create(session: AsyncSession, *, data: ComplaintCreate, actor: str) -> Complaint:
+async def create(session: Session, *, data: ComplaintCreate, actor: str) -> Complaint:
     await ensure_customer(session, data.customer_id)
     now = utcnow()
     opened_at = data.opened_at or now
@@ -60,28 +59,30 @@ async def create(session: AsyncSession, *, data: ComplaintCreate, actor: str) ->
         updated_at=now,
     )
     if data.first_response_due_at or data.resolution_due_at:
-        complaint.deadline_source = "manual"
+        complaint.deadline_source, complaint.sla_warnings = "manual", []
         complaint.first_response_due_at = data.first_response_due_at
         complaint.resolution_due_at = data.resolution_due_at
     else:
         await apply_policy(session, complaint)
     session.add(complaint)
     await session.flush()
-    add_history(session, complaint, actor=actor, action="created", at=now, to_status=Status.open, note=data.note)
+    complaint_repo.add_history(
+        session, complaint, actor=actor, action="created", at=now, to_status=Status.open, note=data.note
+    )
     await events.publish(
         session, events.COMPLAINT_CREATED, complaint.id, views.created_data(complaint), complaint.version
     )
     return complaint
 
 
-async def get(session: AsyncSession, *, complaint_id: uuid.UUID) -> Complaint:
+async def get(session: Session, *, complaint_id: uuid.UUID) -> Complaint:
     complaint = await complaint_repo.get(session, complaint_id)
     if complaint is None:
         raise NotFound(f"complaint {complaint_id} does not exist", code="complaint_not_found")
     return complaint
 
 
-async def history(session: AsyncSession, complaint: Complaint) -> list[ComplaintHistory]:
+async def history(session: Session, complaint: Complaint) -> list[ComplaintHistory]:
     return (await complaint_repo.history_for(session, [complaint.id]))[complaint.id]
 
 
@@ -93,15 +94,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-async def update(session: AsyncSession, *, complaint: Complaint, data: ComplaintUpdate, actor: str) -> Complaint:
-    fields = data.model_dump(exclude_unset=True)
+async def update(session: Session, *, complaint: Complaint, data: ComplaintUpdate, actor: str) -> Complaint:
+    fields = changes_of(data, not_nullable=("channel", "category", "severity", "description"))
     note = fields.pop("note", None)
-    for name in ("channel", "category", "severity", "description"):
-        if name in fields and fields[name] is None:
-            raise Unprocessable(
-                f"invalid input: {name}",
-                errors=[{"field": name, "code": "required", "message": f"{name} cannot be cleared"}],
-            )
     changes = {
         name: {"from": _jsonable(getattr(complaint, name)), "to": _jsonable(value)}
         for name, value in fields.items()
@@ -114,13 +109,13 @@ async def update(session: AsyncSession, *, complaint: Complaint, data: Complaint
         for name in changes:
             setattr(complaint, name, fields[name])
         if {"first_response_due_at", "resolution_due_at"} & changes.keys():
-            complaint.deadline_source = "manual"
+            complaint.deadline_source, complaint.sla_warnings = "manual", []
         elif {"severity", "category"} & changes.keys() and complaint.deadline_source != "manual":
             await apply_policy(session, complaint)
     now = utcnow()
     complaint.updated_at = now
     await session.flush()
-    add_history(session, complaint, actor=actor, action="edited", at=now, note=note, changes=changes)
+    complaint_repo.add_history(session, complaint, actor=actor, action="edited", at=now, note=note, changes=changes)
     return complaint
 
 
@@ -135,7 +130,7 @@ def _illegal(complaint: Complaint, action: str) -> Conflict:
 
 
 async def transition(
-    session: AsyncSession, *, complaint: Complaint, data: TransitionRequest, actor: str, settings: Settings
+    session: Session, *, complaint: Complaint, data: TransitionRequest, actor: str, settings: Settings
 ) -> InvitationRead | None:
     """Apply one workflow action; the CSAT invitation it sent, if it resolved the complaint."""
     current = Status(complaint.status)
@@ -171,7 +166,7 @@ async def transition(
     complaint.status = target
     complaint.updated_at = now
     await session.flush()
-    add_history(
+    complaint_repo.add_history(
         session,
         complaint,
         actor=actor,
@@ -196,7 +191,7 @@ async def transition(
     )
 
 
-async def follow_up(session: AsyncSession, *, complaint: Complaint, data: FollowUpRequest, actor: str) -> Complaint:
+async def follow_up(session: Session, *, complaint: Complaint, data: FollowUpRequest, actor: str) -> Complaint:
     if complaint.status not in (Status.resolved, Status.closed):
         raise Conflict(
             f"a follow-up is recorded after resolution; the complaint is {complaint.status}",
@@ -213,7 +208,7 @@ async def follow_up(session: AsyncSession, *, complaint: Complaint, data: Follow
     }
     complaint.updated_at = now
     await session.flush()
-    add_history(
+    complaint_repo.add_history(
         session,
         complaint,
         actor=actor,
@@ -233,13 +228,13 @@ async def follow_up(session: AsyncSession, *, complaint: Complaint, data: Follow
 
 
 async def list_page(
-    session: AsyncSession,
+    session: Session,
     *,
     filters: ComplaintFilters,
     sort: ComplaintSort,
     limit: int,
     cursor: str | None,
     principal: Principal,
-) -> tuple[Sequence[Complaint], dict[uuid.UUID, list[ComplaintHistory]], str | None]:
-    rows, next_cursor = await complaint_repo.list_page(session, filters, sort, limit, cursor, principal)
-    return rows, await complaint_repo.history_for(session, [r.id for r in rows]), next_cursor
+) -> tuple[Page[Complaint], dict[uuid.UUID, list[ComplaintHistory]]]:
+    found = await complaint_repo.list_page(session, filters, sort, limit, cursor, principal)
+    return found, await complaint_repo.history_for(session, [r.id for r in found.items])

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_feedback.complaints.models import Complaint
+from crm_feedback.db import Session
 from crm_feedback.sla import repository as sla_repo
 from crm_feedback.sla import service as sla_service
 from crm_feedback.sla.clock import Interval
@@ -22,23 +21,25 @@ def end_pause(complaint: Complaint, now: datetime) -> None:
         complaint.paused_since = None
 
 
-async def refresh_deadlines(session: AsyncSession, complaint: Complaint) -> None:
+async def refresh_deadlines(session: Session, complaint: Complaint) -> None:
     """Recompute policy deadlines (after a pause ends, or severity/category change)."""
     if complaint.deadline_source != "policy" or complaint.sla_policy_id is None:
         return
     policy = await sla_repo.get(session, complaint.sla_policy_id, include_deleted=True)
     if policy is None:
         return
-    first, resolution = sla_service.deadlines(policy, complaint.opened_at, pause_intervals(complaint))
+    first, resolution, warnings = sla_service.deadlines(policy, complaint.opened_at, pause_intervals(complaint))
     complaint.first_response_due_at, complaint.resolution_due_at = first, resolution
+    complaint.sla_warnings = warnings
 
 
-async def apply_policy(session: AsyncSession, complaint: Complaint) -> None:
+async def apply_policy(session: Session, complaint: Complaint) -> None:
     """Attach the policy matching the complaint's severity and category, and take its deadlines."""
     policy = await sla_repo.matching(session, complaint.severity, complaint.category)
     if policy is None:
         complaint.sla_policy_id, complaint.deadline_source = None, "none"
         complaint.first_response_due_at = complaint.resolution_due_at = None
+        complaint.sla_warnings = []
         return
     complaint.sla_policy_id, complaint.deadline_source = policy.id, "policy"
     await refresh_deadlines(session, complaint)

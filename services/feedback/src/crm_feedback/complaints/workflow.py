@@ -30,7 +30,8 @@ class Action(StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.open, Status.acknowledged, Status.in_progress, Status.waiting_on_customer})
-# The SLA clock does not run in these.
+# The SLA clock runs in these and the watch looks at them; it does not run in the paused ones.
+RUNNING_STATUSES = (Status.open, Status.acknowledged, Status.in_progress)
 PAUSED_STATUSES = frozenset({Status.waiting_on_customer, Status.resolved, Status.closed})
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
+from crm_feedback.db import Session
 from crm_feedback.readmodel import customer_records
+from crm_feedback.readmodel import repository as customer_repo
 from crm_feedback.readmodel.models import CustomerRef
 
 
@@ -33,9 +34,9 @@ class CustomerFacts(BaseModel):
     lifecycle_stage: str | None = None
 
 
-async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
+async def _upsert(session: Session, event: Event, **changes: Any) -> None:
     facts = CustomerFacts.model_validate(event.data)
-    ref = await session.get(CustomerRef, facts.id, with_for_update=True)
+    ref = await customer_repo.get_for_update(session, facts.id)
     if ref is not None and ref.version >= event.version:
         return
     values: dict[str, Any] = {"version": event.version, "updated_at": event.occurred_at, **changes}
@@ -55,15 +56,15 @@ async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
             setattr(ref, name, value)
 
 
-async def on_customer_changed(session: AsyncSession, event: Event) -> None:
+async def on_customer_changed(session: Session, event: Event) -> None:
     await _upsert(session, event)
 
 
-async def on_customer_deleted(session: AsyncSession, event: Event) -> None:
+async def on_customer_deleted(session: Session, event: Event) -> None:
     await _upsert(session, event, deleted=True)
 
 
-async def on_customer_erased(session: AsyncSession, event: Event) -> None:
+async def on_customer_erased(session: Session, event: Event) -> None:
     await _upsert(session, event, erased=True, display_name="")
     await customer_records.erase(session, CustomerFacts.model_validate(event.data).id)
 
@@ -77,13 +78,13 @@ class MergeFacts(BaseModel):
     duplicate_id: uuid.UUID
 
 
-async def on_customer_merged(session: AsyncSession, event: Event) -> None:
+async def on_customer_merged(session: Session, event: Event) -> None:
     facts = MergeFacts.model_validate(event.data)
     # Marked (and its row locked) before the records move: a write naming the duplicate takes a
     # shared lock on this row first, so it either finishes before and its record moves with the
     # rest, or waits and is refused as merged. The ref's version is left alone: the merge is not
     # a change of the customer's facts, and `customer.updated` events keep their order.
-    ref = await session.get(CustomerRef, facts.duplicate_id, with_for_update=True)
+    ref = await customer_repo.get_for_update(session, facts.duplicate_id)
     if ref is None:
         ref = CustomerRef(
             id=facts.duplicate_id, kind="individual", display_name="", version=0, updated_at=event.occurred_at
@@ -91,19 +92,21 @@ async def on_customer_merged(session: AsyncSession, event: Event) -> None:
         session.add(ref)
     ref.merged_into = facts.survivor_id
     await session.flush()
-    await customer_records.merge(session, facts.survivor_id, facts.duplicate_id, event.occurred_at)
+    await customer_repo.move_records(
+        session, survivor_id=facts.survivor_id, duplicate_id=facts.duplicate_id, merged_at=event.occurred_at
+    )
 
 
-async def on_customer_unmerged(session: AsyncSession, event: Event) -> None:
+async def on_customer_unmerged(session: Session, event: Event) -> None:
     # Feedback's merge changes only which customer its records point to (their owner, and so who
     # may see them, follows from `customer_ref`) and marks the duplicate merged, so moving the
     # records back and clearing the mark is the whole undo; the customer service follows this
     # event with `customer.updated` for both customers.
     facts = MergeFacts.model_validate(event.data)
-    ref = await session.get(CustomerRef, facts.duplicate_id, with_for_update=True)
+    ref = await customer_repo.get_for_update(session, facts.duplicate_id)
     if ref is not None and ref.merged_into == facts.survivor_id:
         ref.merged_into = None
-    await customer_records.unmerge(session, facts.survivor_id, facts.duplicate_id)
+    await customer_repo.move_records_back(session, survivor_id=facts.survivor_id, duplicate_id=facts.duplicate_id)
 
 
 HANDLERS: Mapping[str, Handler] = {

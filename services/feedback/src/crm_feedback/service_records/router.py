@@ -40,38 +40,39 @@ def _read(record: ServiceRecord, response: Response) -> ServiceRecordRead:
 
 
 @router.post("", status_code=201, response_model=ServiceRecordRead, summary="Record an after-sales service")
-async def create_record(
+async def create_service_record(
     body: ServiceRecordCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> ServiceRecordRead:
-    await ensure_not_merged(session, [body.customer_id])  # as the customer service answers: before access
+    # A customer the caller may not see is unknown to them, merged away or not; their own merged one is 409.
     if not await access.can_see_customer(session, principal, body.customer_id):
         raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
+    await ensure_not_merged(session, [body.customer_id])
     record = await record_service.create(session, data=body, actor=principal.subject)
     created(response, f"/service-records/{record.id}", record.version)
     return ServiceRecordRead.model_validate(record)
 
 
 @router.get("", response_model=Page[ServiceRecordRead], summary="List after-sales service records")
-async def list_records(
+async def list_service_records(
     session: SessionDep,
     page: PageDep,
     principal: PrincipalDep,
     filters: Annotated[ServiceRecordFilters, Query()],
 ) -> Page[ServiceRecordRead]:
-    rows, next_cursor = await record_service.list_page(
+    found = await record_service.list_page(
         session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[ServiceRecordRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return found.map(ServiceRecordRead.model_validate)
 
 
 @router.get("/{record_id}", response_model=ServiceRecordRead, summary="Read a service record")
-async def read_record(record: RecordDep, request: Request, response: Response) -> ServiceRecordRead | Response:
+async def read_service_record(record: RecordDep, request: Request, response: Response) -> ServiceRecordRead | Response:
     cached = not_modified(request, etag_for(record.version))
     return cached if cached is not None else _read(record, response)
 
 
 @router.patch("/{record_id}", response_model=ServiceRecordRead, summary="Change a service record (If-Match)")
-async def update_record(
+async def update_service_record(
     record: RecordDep,
     body: ServiceRecordUpdate,
     request: Request,
@@ -85,7 +86,7 @@ async def update_record(
 
 
 @router.delete("/{record_id}", status_code=204, summary="Delete a service record (If-Match)")
-async def delete_record(record: RecordDep, request: Request, session: SessionDep) -> Response:
+async def delete_service_record(record: RecordDep, request: Request, session: SessionDep) -> Response:
     require_if_match(request, etag_for(record.version))
     await record_service.delete(session, record=record)
     return Response(status_code=204)

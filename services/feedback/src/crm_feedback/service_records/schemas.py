@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from crm_chassis.dates import CalendarDate, OccurredOn
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
@@ -18,13 +20,7 @@ class ServiceType(StrEnum):
     feedback_collection = "feedback_collection"
 
 
-def _not_future(value: date) -> date:
-    if value > datetime.now(UTC).date():
-        raise ValueError("the service date is in the future")
-    return value
-
-
-ServiceDate = Annotated[date, AfterValidator(_not_future)]
+ServiceDate = OccurredOn
 
 
 class ServiceRecordFields(BaseModel):
@@ -72,5 +68,5 @@ class ServiceRecordFilters(BaseModel):
     customer_id: uuid.UUID | None = None
     type: ServiceType | None = None
     handler_id: uuid.UUID | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    service_date_after: CalendarDate | None = Field(None, description="served on this day or later")
+    service_date_before: CalendarDate | None = Field(None, description="served before this day")

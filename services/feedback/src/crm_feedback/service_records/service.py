@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
-from crm_chassis.errors import NotFound, Unprocessable
+from crm_chassis.errors import NotFound
 from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
 from crm_feedback import events
 from crm_feedback.common.customers import ensure_customer
+from crm_feedback.db import Session
 from crm_feedback.service_records import repository as record_repo
 from crm_feedback.service_records.models import ServiceRecord
 from crm_feedback.service_records.schemas import ServiceRecordCreate, ServiceRecordFilters, ServiceRecordUpdate
@@ -26,7 +26,7 @@ def event_data(record: ServiceRecord) -> dict[str, Any]:
     }
 
 
-async def create(session: AsyncSession, *, data: ServiceRecordCreate, actor: str) -> ServiceRecord:
+async def create(session: Session, *, data: ServiceRecordCreate, actor: str) -> ServiceRecord:
     await ensure_customer(session, data.customer_id)
     now = utcnow()
     record = ServiceRecord(id=uuid.uuid4(), created_by=actor, created_at=now, updated_at=now, **data.model_dump())
@@ -36,21 +36,15 @@ async def create(session: AsyncSession, *, data: ServiceRecordCreate, actor: str
     return record
 
 
-async def get(session: AsyncSession, *, record_id: uuid.UUID) -> ServiceRecord:
+async def get(session: Session, *, record_id: uuid.UUID) -> ServiceRecord:
     record = await record_repo.get(session, record_id)
     if record is None:
         raise NotFound(f"service record {record_id} does not exist", code="service_record_not_found")
     return record
 
 
-async def update(session: AsyncSession, *, record: ServiceRecord, data: ServiceRecordUpdate) -> ServiceRecord:
-    fields = data.model_dump(exclude_unset=True)
-    for name in ("type", "service_date", "handler"):
-        if name in fields and fields[name] is None:
-            raise Unprocessable(
-                f"invalid input: {name}",
-                errors=[{"field": name, "code": "required", "message": f"{name} cannot be cleared"}],
-            )
+async def update(session: Session, *, record: ServiceRecord, data: ServiceRecordUpdate) -> ServiceRecord:
+    fields = changes_of(data, not_nullable=("type", "service_date", "handler"))
     for name, value in fields.items():
         setattr(record, name, value)
     record.updated_at = utcnow()
@@ -58,12 +52,12 @@ async def update(session: AsyncSession, *, record: ServiceRecord, data: ServiceR
     return record
 
 
-async def delete(session: AsyncSession, *, record: ServiceRecord) -> None:
+async def delete(session: Session, *, record: ServiceRecord) -> None:
     record.deleted_at = record.updated_at = utcnow()
     await session.flush()
 
 
 async def list_page(
-    session: AsyncSession, *, filters: ServiceRecordFilters, limit: int, cursor: str | None, principal: Principal
-) -> tuple[Sequence[ServiceRecord], str | None]:
+    session: Session, *, filters: ServiceRecordFilters, limit: int, cursor: str | None, principal: Principal
+) -> Page[ServiceRecord]:
     return await record_repo.list_page(session, filters, limit, cursor, principal)

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crm_feedback.sla.official import OfficialCalendar, covers, is_working_day
+
 Interval = tuple[datetime, datetime]
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 # A calendar must offer some working time within this many days, or it is rejected at use.
@@ -19,13 +21,28 @@ MAX_DAYS = 3700
 
 @dataclass(frozen=True)
 class Calendar:
-    """Working days (0 = Monday), daily opening hours in local time, and holidays."""
+    """Working days (0 = Monday), daily opening hours in local time, and holidays; with `official`,
+    that official calendar's days off and make-up working days come first."""
 
     timezone: ZoneInfo
     weekdays: frozenset[int]
     opens: time
     closes: time
     holidays: frozenset[date] = frozenset()
+    official: OfficialCalendar | None = None
+
+    def is_working(self, day: date) -> bool:
+        if day in self.holidays:
+            return False
+        special = is_working_day(self.official, day) if self.official else None
+        return day.weekday() in self.weekdays if special is None else special
+
+    def years_not_covered(self, start: datetime, end: datetime) -> list[int]:
+        """The years of the local days from `start` to `end` that the official calendar does not cover."""
+        if self.official is None:
+            return []
+        first, last = start.astimezone(self.timezone).year, end.astimezone(self.timezone).year
+        return [y for y in range(first, last + 1) if not covers(self.official, date(y, 1, 1))]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calendar:
@@ -35,6 +52,7 @@ class Calendar:
             opens=time.fromisoformat(data["opens"]),
             closes=time.fromisoformat(data["closes"]),
             holidays=frozenset(date.fromisoformat(d) for d in data.get("holidays", ())),
+            official=OfficialCalendar(data["official"]) if data.get("official") else None,
         )
 
 
@@ -45,7 +63,7 @@ def _windows(start: datetime, calendar: Calendar | None) -> Iterator[Interval]:
         return
     day = start.astimezone(calendar.timezone).date()
     for _ in range(MAX_DAYS):
-        if day.weekday() in calendar.weekdays and day not in calendar.holidays:
+        if calendar.is_working(day):
             opens = datetime.combine(day, calendar.opens, tzinfo=calendar.timezone).astimezone(UTC)
             closes = datetime.combine(day, calendar.closes, tzinfo=calendar.timezone).astimezone(UTC)
             opens = max(opens, start)

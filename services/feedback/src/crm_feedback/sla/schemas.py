@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from crm_chassis.dates import CalendarDate
 from crm_feedback.common.enums import Category, Severity
+from crm_feedback.sla.official import OfficialCalendar
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Minutes = Annotated[int, Field(ge=1, le=365 * 24 * 60)]
@@ -25,7 +27,14 @@ class BusinessCalendar(BaseModel):
     )
     opens: time = Field(description="local opening time, e.g. 09:00")
     closes: time = Field(description="local closing time, after `opens`")
-    holidays: Annotated[list[date], Field(max_length=1000)] = Field(default_factory=list)
+    holidays: Annotated[list[CalendarDate], Field(max_length=1000)] = Field(default_factory=list)
+    official: OfficialCalendar | None = Field(
+        default=None,
+        description="follow an official working calendar (GET /sla-calendars/{id}): `CN` takes China's public "
+        "holidays as days off and its make-up working days (调休) as working days; `weekdays` and `holidays` "
+        "decide the other days. A day in a year it does not cover gives the complaint a "
+        "`calendar_out_of_range` warning",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -51,6 +60,7 @@ class BusinessCalendar(BaseModel):
             "opens": self.opens.isoformat(timespec="minutes"),
             "closes": self.closes.isoformat(timespec="minutes"),
             "holidays": sorted({d.isoformat() for d in self.holidays}),
+            **({"official": self.official.value} if self.official else {}),
         }
 
 
@@ -122,3 +132,16 @@ class SlaPolicyRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class SlaCalendarRead(BaseModel):
+    """An official working calendar that SLA business calendars can follow (`calendar.official`)."""
+
+    id: OfficialCalendar
+    name: str
+    source: str = Field(description="the data package and its version")
+    years: list[int] = Field(description="the years covered; a day outside them is `calendar_out_of_range`")
+    holidays: list[date] | None = Field(default=None, description="with `?year=`: that year's official days off")
+    workdays: list[date] | None = Field(
+        default=None, description="with `?year=`: that year's make-up working days (调休)"
+    )

@@ -6,9 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_chassis.db import SessionDep
+from crm_chassis.errors import NotFound, Unprocessable
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
+from crm_feedback import access
 from crm_feedback.common.deps import created
 from crm_feedback.suggestions import service as suggestion_service
 from crm_feedback.suggestions.models import Suggestion
@@ -22,8 +24,11 @@ from crm_feedback.suggestions.schemas import (
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
 
 
-async def valid_suggestion(suggestion_id: uuid.UUID, session: SessionDep) -> Suggestion:
-    return await suggestion_service.get(session, suggestion_id=suggestion_id)
+async def valid_suggestion(suggestion_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Suggestion:
+    suggestion = await suggestion_service.get(session, suggestion_id=suggestion_id)
+    if not await access.can_see_record(session, principal, suggestion.customer_id, suggestion.created_by):
+        raise NotFound(f"suggestion {suggestion_id} does not exist", code="suggestion_not_found")
+    return suggestion
 
 
 SuggestionDep = Annotated[Suggestion, Depends(valid_suggestion)]
@@ -38,6 +43,8 @@ def _read(suggestion: Suggestion, response: Response) -> SuggestionRead:
 async def create_suggestion(
     body: SuggestionCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> SuggestionRead:
+    if body.customer_id is not None and not await access.can_see_customer(session, principal, body.customer_id):
+        raise Unprocessable.field("customer_id", "unknown_customer", f"no active customer {body.customer_id}")
     suggestion = await suggestion_service.create(session, data=body, actor=principal.subject)
     created(response, f"/suggestions/{suggestion.id}", suggestion.version)
     return SuggestionRead.model_validate(suggestion)
@@ -50,10 +57,10 @@ async def list_suggestions(
     principal: PrincipalDep,
     filters: Annotated[SuggestionFilters, Query()],
 ) -> Page[SuggestionRead]:
-    rows, next_cursor = await suggestion_service.list_page(
-        session, filters=filters, limit=page.limit, cursor=page.cursor
+    found = await suggestion_service.list_page(
+        session, filters=filters, limit=page.limit, cursor=page.cursor, principal=principal
     )
-    return Page(items=[SuggestionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return found.map(SuggestionRead.model_validate)
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionRead, summary="Read a suggestion")

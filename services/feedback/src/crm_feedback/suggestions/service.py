@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import Conflict, NotFound, Unprocessable
+from crm_chassis.errors import Conflict, NotFound
+from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
 from crm_feedback.common.customers import ensure_customer
+from crm_feedback.db import Session
 from crm_feedback.suggestions import repository as suggestion_repo
 from crm_feedback.suggestions.models import Suggestion
 from crm_feedback.suggestions.schemas import (
@@ -19,7 +20,7 @@ from crm_feedback.suggestions.schemas import (
 )
 
 
-async def create(session: AsyncSession, *, data: SuggestionCreate, actor: str) -> Suggestion:
+async def create(session: Session, *, data: SuggestionCreate, actor: str) -> Suggestion:
     if data.customer_id is not None:
         await ensure_customer(session, data.customer_id)
     now = utcnow()
@@ -38,21 +39,15 @@ async def create(session: AsyncSession, *, data: SuggestionCreate, actor: str) -
     return suggestion
 
 
-async def get(session: AsyncSession, *, suggestion_id: uuid.UUID) -> Suggestion:
+async def get(session: Session, *, suggestion_id: uuid.UUID) -> Suggestion:
     suggestion = await suggestion_repo.get(session, suggestion_id)
     if suggestion is None:
         raise NotFound(f"suggestion {suggestion_id} does not exist", code="suggestion_not_found")
     return suggestion
 
 
-async def update(session: AsyncSession, *, suggestion: Suggestion, data: SuggestionUpdate, actor: str) -> Suggestion:
-    fields = data.model_dump(exclude_unset=True)
-    for name in ("topic", "text", "status"):
-        if name in fields and fields[name] is None:
-            raise Unprocessable(
-                f"invalid input: {name}",
-                errors=[{"field": name, "code": "required", "message": f"{name} cannot be cleared"}],
-            )
+async def update(session: Session, *, suggestion: Suggestion, data: SuggestionUpdate, actor: str) -> Suggestion:
+    fields = changes_of(data, not_nullable=("topic", "text", "status"))
     status = fields.pop("status", None)
     if status is not None and status != suggestion.status:
         allowed = sorted(NEXT_STATUSES[SuggestionStatus(suggestion.status)])
@@ -71,12 +66,12 @@ async def update(session: AsyncSession, *, suggestion: Suggestion, data: Suggest
     return suggestion
 
 
-async def delete(session: AsyncSession, *, suggestion: Suggestion) -> None:
+async def delete(session: Session, *, suggestion: Suggestion) -> None:
     suggestion.deleted_at = suggestion.updated_at = utcnow()
     await session.flush()
 
 
 async def list_page(
-    session: AsyncSession, *, filters: SuggestionFilters, limit: int, cursor: str | None
-) -> tuple[Sequence[Suggestion], str | None]:
-    return await suggestion_repo.list_page(session, filters, limit, cursor)
+    session: Session, *, filters: SuggestionFilters, limit: int, cursor: str | None, principal: Principal
+) -> Page[Suggestion]:
+    return await suggestion_repo.list_page(session, filters, limit, cursor, principal)

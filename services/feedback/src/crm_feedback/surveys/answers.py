@@ -91,3 +91,14 @@ def scores(questions: list[Question], answers: dict[str, Any]) -> dict[str, Any]
         "csat": round(fmean(ratings), 4) if ratings else None,
         "satisfaction_index": round(fmean(ratios), 4) if ratios else None,
     }
+
+
+def churn_reasons(questions: list[Question], answers: dict[str, Any]) -> list[str]:
+    """The churn reason codes chosen in the survey's reason question, if it has one and it was answered."""
+    for question in questions:
+        if not question.churn_reason or _blank(answers.get(question.key)):
+            continue
+        value = answers[question.key]
+        chosen = value if isinstance(value, list) else [value]
+        return list(dict.fromkeys(question.reason_code(option) for option in chosen))
+    return []

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
 from crm_feedback.common.customers import unknown_customers
 from crm_feedback.config import Settings
+from crm_feedback.db import Session
 from crm_feedback.surveys import invitations as survey_invitations
 
 
@@ -25,7 +25,7 @@ class ChurnRiskRaised(BaseModel):
 
 
 def scoring_handlers(settings: Settings) -> Mapping[str, Handler]:
-    async def on_churn_risk_raised(session: AsyncSession, event: Event) -> None:
+    async def on_churn_risk_raised(session: Session, event: Event) -> None:
         facts = ChurnRiskRaised.model_validate(event.data)
         if facts.lifecycle_suggestion != "lost":
             return

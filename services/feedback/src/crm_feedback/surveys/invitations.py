@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Unprocessable
+from crm_chassis.identity import Principal
+from crm_feedback import access
 from crm_feedback.common.customers import ensure_not_merged, unknown_customer_error, unknown_customers
 from crm_feedback.common.enums import SurveyChannel
+from crm_feedback.common.i18n import Language
 from crm_feedback.config import Settings
+from crm_feedback.db import Session
 from crm_feedback.surveys import repository as survey_repo
+from crm_feedback.surveys import templates
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyVersion
 from crm_feedback.surveys.schemas import InvitationCreate, InvitationRead, SurveyKind
 from crm_feedback.surveys.tokens import new_token, token_hash
-
-BUILT_IN_CSAT_QUESTIONS = [
-    {"key": "satisfaction", "type": "rating", "text": "How satisfied are you with how we handled your complaint?"},
-    {"key": "comment", "type": "text", "text": "Anything we could have done better?", "required": False},
-]
 
 
 def _issue(
@@ -48,8 +46,9 @@ def read_model(invitation: SurveyInvitation, token: str | None = None) -> Invita
 
 
 async def invite(
-    session: AsyncSession, *, survey: Survey, data: InvitationCreate, actor: str, settings: Settings
+    session: Session, *, survey: Survey, data: InvitationCreate, principal: Principal, settings: Settings
 ) -> list[InvitationRead]:
+    actor = principal.subject
     if survey.kind == SurveyKind.mystery_shopping:
         raise Conflict(
             "mystery-shopping surveys are answered by inspectors, not sent to customers",
@@ -57,8 +56,10 @@ async def invite(
         )
     if not survey.active:
         raise Conflict("the survey is not active", code="survey_inactive")
-    await ensure_not_merged(session, data.customer_ids, "customer_ids")
-    missing = await unknown_customers(session, data.customer_ids)
+    # A customer the caller may not see is answered as one that does not exist, before the merge check.
+    hidden = {cid for cid in data.customer_ids if not await access.can_see_customer(session, principal, cid)}
+    await ensure_not_merged(session, [cid for cid in data.customer_ids if cid not in hidden], "customer_ids")
+    missing = hidden | await unknown_customers(session, data.customer_ids)
     if missing:
         errors = [
             unknown_customer_error(f"customer_ids.{i}", cid)
@@ -76,17 +77,18 @@ async def invite(
     return [read_model(inv, token) for inv, token in out]
 
 
-async def _csat_survey(session: AsyncSession, actor: str) -> Survey:
-    """The newest active CSAT survey, created with two short questions the first time it is needed."""
+async def _csat_survey(session: Session, actor: str, language: Language) -> Survey:
+    """The newest active CSAT survey, created from the `csat` template the first time it is needed."""
     survey = await survey_repo.active_of_kind(session, SurveyKind.csat)
     if survey is not None:
         return survey
     now = utcnow()
+    built_in = templates.template(SurveyKind.csat, language)
     survey = Survey(
         id=uuid.uuid4(),
-        title="Complaint handling satisfaction",
+        title=built_in["title"],
         kind=SurveyKind.csat,
-        description="Sent automatically when a complaint is resolved, to measure how its handling was received.",
+        description=built_in["description"],
         active=True,
         current_version=1,
         created_by=actor,
@@ -95,14 +97,14 @@ async def _csat_survey(session: AsyncSession, actor: str) -> Survey:
     )
     session.add(survey)
     await session.flush()
-    session.add(SurveyVersion(survey_id=survey.id, number=1, questions=BUILT_IN_CSAT_QUESTIONS))
+    session.add(SurveyVersion(survey_id=survey.id, number=1, questions=built_in["questions"]))
     return survey
 
 
 async def invite_after_complaint(
-    session: AsyncSession, *, complaint_id: uuid.UUID, customer_id: uuid.UUID, actor: str, settings: Settings
+    session: Session, *, complaint_id: uuid.UUID, customer_id: uuid.UUID, actor: str, settings: Settings
 ) -> InvitationRead:
-    survey = await _csat_survey(session, actor)
+    survey = await _csat_survey(session, actor, Language(settings.default_language))
     ttl = timedelta(days=settings.invitation_token_ttl_days)
     invitation, token = _issue(survey, customer_id, SurveyChannel.online, actor, ttl)
     invitation.complaint_id = complaint_id
@@ -111,7 +113,7 @@ async def invite_after_complaint(
     return read_model(invitation, token)
 
 
-async def invite_to_exit_survey(session: AsyncSession, *, customer_id: uuid.UUID, settings: Settings) -> bool:
+async def invite_to_exit_survey(session: Session, *, customer_id: uuid.UUID, settings: Settings) -> bool:
     """Invite a lost customer to the active exit survey; False when there is none or already invited."""
     survey = await survey_repo.active_of_kind(session, SurveyKind.exit)
     if survey is None or await survey_repo.has_pending_invitation(session, survey.id, customer_id):

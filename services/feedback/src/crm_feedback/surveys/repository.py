@@ -5,20 +5,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select
 
-from crm_chassis.pagination import paginate
+from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page, paginate
+from crm_feedback.db import Session
+from crm_feedback.readmodel import repository as customer_repo
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse, SurveyVersion
 
 
-async def get(session: AsyncSession, survey_id: uuid.UUID) -> Survey | None:
-    return (
-        await session.scalars(select(Survey).where(Survey.id == survey_id, Survey.deleted_at.is_(None)))
-    ).one_or_none()
+def _live() -> Select[Survey]:
+    """The surveys not deleted: every read of surveys starts here."""
+    return select(Survey).where(Survey.deleted_at.is_(None))
 
 
-async def get_version(session: AsyncSession, survey_id: uuid.UUID, number: int) -> SurveyVersion | None:
+async def get(session: Session, survey_id: uuid.UUID) -> Survey | None:
+    return (await session.scalars(_live().where(Survey.id == survey_id))).one_or_none()
+
+
+async def get_version(session: Session, survey_id: uuid.UUID, number: int) -> SurveyVersion | None:
     return (
         await session.scalars(
             select(SurveyVersion).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == number)
@@ -26,19 +31,16 @@ async def get_version(session: AsyncSession, survey_id: uuid.UUID, number: int) 
     ).one_or_none()
 
 
-async def versions(session: AsyncSession, survey_id: uuid.UUID) -> Sequence[SurveyVersion]:
-    return (
-        await session.scalars(
-            select(SurveyVersion).where(SurveyVersion.survey_id == survey_id).order_by(SurveyVersion.number)
-        )
-    ).all()
+async def versions(session: Session, survey_id: uuid.UUID, limit: int, cursor: str | None) -> Page[SurveyVersion]:
+    stmt = select(SurveyVersion).where(SurveyVersion.survey_id == survey_id)
+    return await paginate(session, stmt, [(SurveyVersion.number, False)], "number", limit, cursor)
 
 
-async def active_of_kind(session: AsyncSession, kind: str) -> Survey | None:
+async def active_of_kind(session: Session, kind: str) -> Survey | None:
     """The newest active survey of a kind."""
     stmt = (
-        select(Survey)
-        .where(Survey.kind == kind, Survey.active.is_(True), Survey.deleted_at.is_(None))
+        _live()
+        .where(Survey.kind == kind, Survey.active.is_(True))
         .order_by(Survey.created_at.desc(), Survey.id.desc())
         .limit(1)
     )
@@ -46,9 +48,9 @@ async def active_of_kind(session: AsyncSession, kind: str) -> Survey | None:
 
 
 async def list_page(
-    session: AsyncSession, kind: str | None, active: bool | None, limit: int, cursor: str | None
-) -> tuple[Sequence[Survey], str | None]:
-    stmt = select(Survey).where(Survey.deleted_at.is_(None))
+    session: Session, kind: str | None, active: bool | None, limit: int, cursor: str | None
+) -> Page[Survey]:
+    stmt = _live()
     if kind is not None:
         stmt = stmt.where(Survey.kind == kind)
     if active is not None:
@@ -57,16 +59,16 @@ async def list_page(
     return await paginate(session, stmt, order, "created_at", limit, cursor)
 
 
-async def invitation_by_hash(session: AsyncSession, digest: str) -> SurveyInvitation | None:
+async def invitation_by_hash(session: Session, digest: str) -> SurveyInvitation | None:
     stmt = select(SurveyInvitation).where(SurveyInvitation.token_hash == digest).with_for_update()
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def get_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> SurveyInvitation | None:
+async def get_invitation(session: Session, invitation_id: uuid.UUID) -> SurveyInvitation | None:
     return await session.get(SurveyInvitation, invitation_id, with_for_update=True)
 
 
-async def has_pending_invitation(session: AsyncSession, survey_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+async def has_pending_invitation(session: Session, survey_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
     found = await session.scalar(
         select(SurveyInvitation.id)
         .where(
@@ -80,21 +82,31 @@ async def has_pending_invitation(session: AsyncSession, survey_id: uuid.UUID, cu
 
 
 async def invitations_page(
-    session: AsyncSession, survey_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[Sequence[SurveyInvitation], str | None]:
-    stmt = select(SurveyInvitation).where(SurveyInvitation.survey_id == survey_id)
+    session: Session, survey_id: uuid.UUID, limit: int, cursor: str | None, principal: Principal
+) -> Page[SurveyInvitation]:
+    stmt = select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey_id,
+        customer_repo.visible_to(principal, SurveyInvitation.customer_id, SurveyInvitation.created_by),
+    )
     order = [(SurveyInvitation.created_at, False), (SurveyInvitation.id, False)]
     return await paginate(session, stmt, order, "created_at", limit, cursor)
 
 
 async def responses_page(
-    session: AsyncSession, survey_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[Sequence[SurveyResponse], str | None]:
-    stmt = select(SurveyResponse).where(SurveyResponse.survey_id == survey_id)
+    session: Session, survey_id: uuid.UUID, limit: int, cursor: str | None, principal: Principal
+) -> Page[SurveyResponse]:
+    stmt = select(SurveyResponse).where(
+        SurveyResponse.survey_id == survey_id,
+        customer_repo.visible_to(principal, SurveyResponse.customer_id, SurveyResponse.entered_by),
+    )
     order = [(SurveyResponse.responded_at, False), (SurveyResponse.id, False)]
     return await paginate(session, stmt, order, "responded_at", limit, cursor)
 
 
-async def get_response(session: AsyncSession, survey_id: uuid.UUID, response_id: uuid.UUID) -> SurveyResponse | None:
+async def responses_of_customer(session: Session, customer_id: uuid.UUID) -> Sequence[SurveyResponse]:
+    return (await session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == customer_id))).all()
+
+
+async def get_response(session: Session, survey_id: uuid.UUID, response_id: uuid.UUID) -> SurveyResponse | None:
     found = await session.get(SurveyResponse, response_id)
     return found if found is not None and found.survey_id == survey_id else None

@@ -6,17 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Gone, NotFound, Unprocessable
-from crm_feedback import events
+from crm_chassis.identity import Principal
+from crm_feedback import access, events
 from crm_feedback.common.customers import ensure_customer, ensure_not_merged
+from crm_feedback.db import Session
 from crm_feedback.surveys import answers as answer_rules
 from crm_feedback.surveys import repository as survey_repo
 from crm_feedback.surveys import service as survey_service
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse
 from crm_feedback.surveys.schemas import (
+    Question,
     ResponseRead,
     Scores,
     StaffResponseCreate,
@@ -43,7 +44,7 @@ def read_model(response: SurveyResponse) -> ResponseRead:
 
 
 async def _store(
-    session: AsyncSession,
+    session: Session,
     *,
     survey: Survey,
     answers: dict[str, Any],
@@ -93,6 +94,7 @@ async def _store(
             "channel": channel,
             "responded_at": response.responded_at.isoformat(),
             "scores": scores,
+            "churn_reasons": answer_rules.churn_reasons(questions, kept),
         },
     )
     return response
@@ -105,7 +107,20 @@ def _usable(invitation: SurveyInvitation) -> None:
         raise Gone("this invitation has expired", code="invitation_expired")
 
 
-async def respond_with_token(session: AsyncSession, *, data: TokenResponseCreate) -> SurveyResponse:
+async def survey_for_token(session: Session, *, token: str) -> tuple[Survey, list[Question]]:
+    """The survey an online invitation asks to answer, as long as its token could still answer it:
+    404 unknown, 409 answered or survey closed, 410 expired, exactly as `respond_with_token`."""
+    invitation = await survey_repo.invitation_by_hash(session, token_hash(token))
+    if invitation is None:
+        raise NotFound("no invitation has this token", code="invitation_not_found")
+    _usable(invitation)
+    survey = await survey_repo.get(session, invitation.survey_id)
+    if survey is None or not survey.active:
+        raise Conflict("the survey is closed", code="survey_inactive")
+    return survey, await survey_service.questions(session, survey)
+
+
+async def respond_with_token(session: Session, *, data: TokenResponseCreate) -> SurveyResponse:
     """Authorised by the token alone: whoever holds it may answer, once."""
     invitation = await survey_repo.invitation_by_hash(session, token_hash(data.token))
     if invitation is None:
@@ -133,8 +148,9 @@ def _field_error(field: str, code: str, message: str) -> Unprocessable:
 
 
 async def respond_by_staff(
-    session: AsyncSession, *, survey: Survey, data: StaffResponseCreate, actor: str
+    session: Session, *, survey: Survey, data: StaffResponseCreate, principal: Principal
 ) -> SurveyResponse:
+    actor = principal.subject
     if data.responded_at is not None and data.responded_at > utcnow():
         raise _field_error("responded_at", "in_future", "responded_at is in the future")
     if survey.kind == SurveyKind.mystery_shopping:
@@ -156,11 +172,18 @@ async def respond_by_staff(
         raise _field_error("subject", "not_allowed", "only mystery-shopping answers have a subject")
     invitation = None
     customer_id = data.customer_id
+    # A customer or invitation the caller may not see is answered as one that does not exist.
+    if customer_id is not None and not await access.can_see_customer(session, principal, customer_id):
+        raise _field_error("customer_id", "unknown_customer", f"no active customer {customer_id}")
     if customer_id is not None:
         await ensure_not_merged(session, [customer_id])
     if data.invitation_id is not None:
         invitation = await survey_repo.get_invitation(session, data.invitation_id)
-        if invitation is None or invitation.survey_id != survey.id:
+        if (
+            invitation is None
+            or invitation.survey_id != survey.id
+            or not await access.can_see_record(session, principal, invitation.customer_id, invitation.created_by)
+        ):
             raise _field_error("invitation_id", "unknown_invitation", "no such invitation for this survey")
         if customer_id is not None and customer_id != invitation.customer_id:
             raise _field_error("customer_id", "mismatch", "the invitation is for another customer")

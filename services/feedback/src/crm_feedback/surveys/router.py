@@ -10,9 +10,18 @@ from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
 from crm_feedback.common.deps import created
+from crm_feedback.common.i18n import LanguageDep, language_headers
 from crm_feedback.surveys import service as survey_service
+from crm_feedback.surveys import templates
 from crm_feedback.surveys.models import Survey
-from crm_feedback.surveys.schemas import SurveyCreate, SurveyKind, SurveyRead, SurveyUpdate, SurveyVersionRead
+from crm_feedback.surveys.schemas import (
+    SurveyCreate,
+    SurveyKind,
+    SurveyRead,
+    SurveyTemplate,
+    SurveyUpdate,
+    SurveyVersionRead,
+)
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
 
@@ -46,10 +55,47 @@ async def list_surveys(
     kind: SurveyKind | None = None,
     active: bool | None = None,
 ) -> Page[SurveyRead]:
-    rows, next_cursor = await survey_service.list_page(
-        session, kind=kind, active=active, limit=page.limit, cursor=page.cursor
+    found = await survey_service.list_page(session, kind=kind, active=active, limit=page.limit, cursor=page.cursor)
+    return Page(
+        items=[await survey_service.read_model(session, r) for r in found.items],
+        next_cursor=found.next_cursor,
+        total=found.total,
     )
-    return Page(items=[await survey_service.read_model(session, r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/templates", response_model=list[SurveyTemplate], summary="The built-in survey templates, in your language"
+)
+async def list_survey_templates(
+    principal: PrincipalDep, language: LanguageDep, response: Response
+) -> list[SurveyTemplate]:
+    response.headers.update(language_headers(language))
+    return [SurveyTemplate.model_validate(templates.template(kind, language)) for kind in templates.kinds()]
+
+
+@router.get("/templates/{kind}", response_model=SurveyTemplate, summary="A built-in survey template")
+async def read_survey_template(
+    kind: SurveyKind, principal: PrincipalDep, language: LanguageDep, response: Response
+) -> SurveyTemplate:
+    response.headers.update(language_headers(language))
+    return SurveyTemplate.model_validate(templates.template(kind, language))
+
+
+@router.post(
+    "/templates/{kind}",
+    status_code=201,
+    response_model=SurveyRead,
+    summary="Define a survey from a built-in template, in the language of Accept-Language",
+)
+async def create_survey_from_template(
+    kind: SurveyKind, session: SessionDep, principal: PrincipalDep, language: LanguageDep, response: Response
+) -> SurveyRead:
+    body = templates.template(kind, language)
+    data = SurveyCreate.model_validate({k: body[k] for k in ("title", "kind", "description", "questions")})
+    survey = await survey_service.create(session, data=data, actor=principal.subject)
+    created(response, f"/surveys/{survey.id}", survey.version)
+    response.headers.update(language_headers(language))
+    return await _read(session, survey, response)
 
 
 @router.get("/{survey_id}", response_model=SurveyRead, summary="Read a survey (current version)")
@@ -79,6 +125,7 @@ async def delete_survey(survey: SurveyDep, request: Request, session: SessionDep
     return Response(status_code=204)
 
 
-@router.get("/{survey_id}/versions", response_model=list[SurveyVersionRead], summary="Every question version")
-async def list_versions(survey: SurveyDep, session: SessionDep) -> list[SurveyVersionRead]:
-    return [SurveyVersionRead.model_validate(v) for v in await survey_service.versions(session, survey=survey)]
+@router.get("/{survey_id}/versions", response_model=Page[SurveyVersionRead], summary="Every question version")
+async def list_survey_versions(survey: SurveyDep, session: SessionDep, page: PageDep) -> Page[SurveyVersionRead]:
+    found = await survey_service.versions(session, survey=survey, limit=page.limit, cursor=page.cursor)
+    return found.map(SurveyVersionRead.model_validate)

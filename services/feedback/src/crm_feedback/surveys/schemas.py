@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from crm_feedback.common.enums import SurveyChannel, UtcDateTime
+from crm_chassis.dates import OccurredAt
+from crm_feedback.common.enums import SurveyChannel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -33,6 +34,19 @@ class QuestionType(StrEnum):
 
 
 CHOICE_TYPES = frozenset({QuestionType.single_choice, QuestionType.multiple_choice})
+# The churn reason codes the scoring service aggregates (its README lists the same codes).
+ChurnReasonCode = Literal[
+    "price",
+    "product_quality",
+    "service",
+    "delivery",
+    "competitor",
+    "complaint_unresolved",
+    "no_longer_needed",
+    "relocated",
+    "other",
+]
+CHURN_REASON_CODES: tuple[str, ...] = ChurnReasonCode.__args__  # type: ignore[attr-defined]
 
 
 class Question(BaseModel):
@@ -43,6 +57,15 @@ class Question(BaseModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     required: bool = True
     options: Annotated[list[Option], Field(min_length=2, max_length=50)] | None = None
+    churn_reason: bool = Field(
+        default=False,
+        description="the reason question of the survey: its chosen options are the customer's churn reasons",
+    )
+    reason_codes: dict[str, ChurnReasonCode] | None = Field(
+        default=None,
+        description="reason question: the churn reason code of each option (an option that is itself a code "
+        "may be left out)",
+    )
 
     @model_validator(mode="after")
     def _options(self) -> Question:
@@ -53,7 +76,30 @@ class Question(BaseModel):
                 raise ValueError("options must be distinct")
         elif self.options is not None:
             raise ValueError(f"a {self.type} question has no options")
+        if self.churn_reason:
+            self._check_reason_codes()
+        elif self.reason_codes is not None:
+            raise ValueError("reason_codes belong to a reason question (churn_reason: true)")
         return self
+
+    def _check_reason_codes(self) -> None:
+        if self.type not in CHOICE_TYPES:
+            raise ValueError("a reason question (churn_reason) is a single_choice or multiple_choice question")
+        codes = self.reason_codes or {}
+        options = self.options or []
+        strays = sorted(set(codes) - set(options))
+        if strays:
+            raise ValueError(f"reason_codes name options the question does not have: {', '.join(strays)}")
+        unmapped = [o for o in options if o not in codes and o not in CHURN_REASON_CODES]
+        if unmapped:
+            raise ValueError(
+                f"options without a churn reason code: {', '.join(unmapped)} "
+                f"(map them in reason_codes to one of {', '.join(CHURN_REASON_CODES)})"
+            )
+
+    def reason_code(self, option: str) -> str:
+        """The churn reason code of an option of a reason question."""
+        return (self.reason_codes or {}).get(option, option)
 
 
 Questions = Annotated[list[Question], Field(min_length=1, max_length=100)]
@@ -67,6 +113,8 @@ def check_questions(kind: SurveyKind, questions: list[Question]) -> None:
     needed = _KIND_NEEDS.get(kind)
     if needed is not None and not any(q.type == needed for q in questions):
         raise ValueError(f"a {kind} survey needs a {needed} question")
+    if sum(q.churn_reason for q in questions) > 1:
+        raise ValueError("a survey has at most one reason question (churn_reason)")
 
 
 class SurveyCreate(BaseModel):
@@ -108,6 +156,23 @@ class SurveyRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class SurveyTemplate(BaseModel):
+    """A built-in survey in one language, shaped like a `POST /surveys` body."""
+
+    kind: SurveyKind
+    language: str = Field(description="en or zh-CN, from Accept-Language (default CRM_DEFAULT_LANGUAGE)")
+    title: str
+    description: str
+    questions: list[Question]
+
+
+class PublicSurvey(BaseModel):
+    """What a survey page shows before it is answered: nothing about the customer or the invitation."""
+
+    title: str
+    questions: list[Question]
 
 
 class SurveyVersionRead(BaseModel):
@@ -175,7 +240,7 @@ class StaffResponseCreate(BaseModel):
     subject: Subject | None = Field(default=None, description="mystery shopping: the store or agent")
     channel: SurveyChannel
     answers: dict[str, Any]
-    responded_at: UtcDateTime | None = None
+    responded_at: OccurredAt | None = None
 
 
 class Scores(BaseModel):

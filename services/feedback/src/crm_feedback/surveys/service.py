@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.db import utcnow
 from crm_chassis.errors import NotFound, Unprocessable
+from crm_chassis.pagination import Page
+from crm_chassis.patching import changes_of
+from crm_feedback.db import Session
 from crm_feedback.surveys import repository as survey_repo
 from crm_feedback.surveys.models import Survey, SurveyVersion
 from crm_feedback.surveys.schemas import (
@@ -25,7 +25,7 @@ def _questions_json(questions: list[Question]) -> list[dict[str, object]]:
     return [q.model_dump(exclude_none=True, mode="json") for q in questions]
 
 
-async def create(session: AsyncSession, *, data: SurveyCreate, actor: str) -> Survey:
+async def create(session: Session, *, data: SurveyCreate, actor: str) -> Survey:
     now = utcnow()
     survey = Survey(
         id=uuid.uuid4(),
@@ -45,21 +45,21 @@ async def create(session: AsyncSession, *, data: SurveyCreate, actor: str) -> Su
     return survey
 
 
-async def get(session: AsyncSession, *, survey_id: uuid.UUID) -> Survey:
+async def get(session: Session, *, survey_id: uuid.UUID) -> Survey:
     survey = await survey_repo.get(session, survey_id)
     if survey is None:
         raise NotFound(f"survey {survey_id} does not exist", code="survey_not_found")
     return survey
 
 
-async def questions(session: AsyncSession, survey: Survey, number: int | None = None) -> list[Question]:
+async def questions(session: Session, survey: Survey, number: int | None = None) -> list[Question]:
     version = await survey_repo.get_version(session, survey.id, number or survey.current_version)
     if version is None:
         raise NotFound(f"survey {survey.id} has no version {number}", code="survey_version_not_found")
     return [Question.model_validate(q) for q in version.questions]
 
 
-async def read_model(session: AsyncSession, survey: Survey) -> SurveyRead:
+async def read_model(session: Session, survey: Survey) -> SurveyRead:
     return SurveyRead(
         id=survey.id,
         title=survey.title,
@@ -74,14 +74,8 @@ async def read_model(session: AsyncSession, survey: Survey) -> SurveyRead:
     )
 
 
-async def update(session: AsyncSession, *, survey: Survey, data: SurveyUpdate) -> Survey:
-    fields = data.model_dump(exclude_unset=True)
-    for name in ("title", "active", "questions"):
-        if name in fields and fields[name] is None:
-            raise Unprocessable(
-                f"invalid input: {name}",
-                errors=[{"field": name, "code": "required", "message": f"{name} cannot be cleared"}],
-            )
+async def update(session: Session, *, survey: Survey, data: SurveyUpdate) -> Survey:
+    fields = changes_of(data, not_nullable=("title", "active", "questions"))
     if data.questions is not None:
         try:
             check_questions(SurveyKind(survey.kind), data.questions)
@@ -103,17 +97,17 @@ async def update(session: AsyncSession, *, survey: Survey, data: SurveyUpdate) -
     return survey
 
 
-async def delete(session: AsyncSession, *, survey: Survey) -> None:
+async def delete(session: Session, *, survey: Survey) -> None:
     survey.deleted_at = survey.updated_at = utcnow()
     survey.active = False
     await session.flush()
 
 
 async def list_page(
-    session: AsyncSession, *, kind: str | None, active: bool | None, limit: int, cursor: str | None
-) -> tuple[Sequence[Survey], str | None]:
+    session: Session, *, kind: str | None, active: bool | None, limit: int, cursor: str | None
+) -> Page[Survey]:
     return await survey_repo.list_page(session, kind, active, limit, cursor)
 
 
-async def versions(session: AsyncSession, *, survey: Survey) -> Sequence[SurveyVersion]:
-    return await survey_repo.versions(session, survey.id)
+async def versions(session: Session, *, survey: Survey, limit: int, cursor: str | None) -> Page[SurveyVersion]:
+    return await survey_repo.versions(session, survey.id, limit, cursor)

@@ -25,6 +25,7 @@ from crm_scoring.models.fitting import (
     as_float_array,
     distinct_rows,
     log_space_standard_errors,
+    optimiser_converged,
     to_public,
     wsum,
 )
@@ -153,7 +154,7 @@ def fit(
         params={n: float(v) for n, v in zip(NAMES, params, strict=True)},
         standard_errors=to_public(ses, NAMES),
         log_likelihood=-float(result.fun) / scale,
-        converged=bool(result.success) and not at_bound,
+        converged=optimiser_converged(result, at_bound),
         iterations=int(result.nit),
         n_observations=round(data.n),
         n_unique_rows=data.n_unique,

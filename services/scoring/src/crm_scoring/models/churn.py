@@ -26,6 +26,7 @@ class Reason(IntFlag):
     detractor = 32  # NPS answer 0–6
     missed_care = 64  # key customer not contacted within the care reminder limit
     inactive = 128  # no purchase for longer than the "lost" limit
+    responded_to_campaign = 256  # an engaging campaign response lately: a sign of engagement
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ChurnRules:
     lost_p_alive: float = 0.05
     warning_threshold: float = 0.5
     care_limit_days: float = 60.0
+    campaign_response_days: float = 30.0
     weights: dict[str, float] | None = None
 
 
@@ -48,6 +50,8 @@ DEFAULT_WEIGHTS = {
     "detractor": 0.3,
     "missed_care": 0.15,
     "inactive": 0.5,
+    # informational: engagement lowers no risk here (the score only grows when a point fires)
+    "responded_to_campaign": 0.0,
 }
 
 
@@ -64,6 +68,8 @@ class ChurnInputs:
     csat: FloatArray  # mean 1–5 rating of the latest CSAT answer; NaN when never measured
     is_key: NDArray[np.bool_]
     days_since_contact: FloatArray  # NaN when never contacted
+    # days since the latest engaging campaign response; NaN without one
+    days_since_campaign_response: FloatArray | None = None
 
 
 def assess(i: ChurnInputs, rules: ChurnRules) -> tuple[FloatArray, NDArray[np.int64], NDArray[np.object_]]:
@@ -79,6 +85,11 @@ def assess(i: ChurnInputs, rules: ChurnRules) -> tuple[FloatArray, NDArray[np.in
             Reason.detractor: i.nps <= 6,
             Reason.missed_care: i.is_key & ~(i.days_since_contact <= rules.care_limit_days),
             Reason.inactive: i.days_since_purchase > rules.lost_after_days,
+            Reason.responded_to_campaign: (
+                np.zeros(i.has_purchase.shape, dtype=bool)
+                if i.days_since_campaign_response is None
+                else i.days_since_campaign_response <= rules.campaign_response_days
+            ),
         }
     keep = 1.0 - np.nan_to_num(1.0 - i.p_alive, nan=0.0)
     mask = np.zeros(i.has_purchase.shape, dtype=np.int64)

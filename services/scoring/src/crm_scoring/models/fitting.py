@@ -28,6 +28,36 @@ class FitResult:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def quality(fit: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether a stored fit (`FitResult` as a dict) can be relied on, and why not: it did not
+    converge, or a parameter's standard error is not estimable or exceeds the estimate itself."""
+    if fit is None:
+        return {"quality": "no_model", "reasons": ["the model could not be fitted (too few buyers)"]}
+    reasons = [] if fit["converged"] else [f"the fit did not converge ({fit.get('message') or 'no message'})"]
+    for name, estimate in fit["params"].items():
+        se = fit["standard_errors"].get(name)
+        if se is None or not np.isfinite(se):
+            reasons.append(f"the standard error of {name} is not estimable")
+        elif se > abs(estimate):
+            reasons.append(f"the standard error of {name} ({se:.4g}) exceeds its estimate ({estimate:.4g})")
+    return {"quality": "unreliable" if reasons else "reliable", "reasons": reasons}
+
+
+# L-BFGS-B stops with "ABNORMAL" when its line search can no longer lower the objective in floating
+# point. At the optimum that happens depending on the CPU's rounding (it does on the CDNOW data on
+# some AMD machines, 2e-8 from the optimum): a per-observation gradient this small is converged.
+CONVERGED_GRADIENT = 1e-6
+
+
+def optimiser_converged(result: Any, at_bound: bool) -> bool:
+    """Whether a `scipy.optimize.minimize` result of a per-observation objective is a usable optimum."""
+    if at_bound:
+        return False
+    if bool(result.success):
+        return True
+    return bool(np.all(np.isfinite(result.jac))) and float(np.max(np.abs(result.jac))) <= CONVERGED_GRADIENT
+
+
 def log_space_standard_errors(
     gradient: Callable[[FloatArray], FloatArray], log_params: FloatArray, step: float = 1e-6
 ) -> FloatArray:

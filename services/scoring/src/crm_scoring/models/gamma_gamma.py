@@ -23,6 +23,7 @@ from crm_scoring.models.fitting import (
     FloatArray,
     as_float_array,
     log_space_standard_errors,
+    optimiser_converged,
     to_public,
     wsum,
 )
@@ -113,7 +114,7 @@ def fit(frequency: object, monetary: object, weights: object | None = None, *, m
         params={n: float(v) for n, v in zip(NAMES, np.exp(log_params), strict=True)},
         standard_errors=to_public(ses, NAMES),
         log_likelihood=-float(result.fun) / scale,
-        converged=bool(result.success) and not at_bound,
+        converged=optimiser_converged(result, at_bound),
         iterations=int(result.nit),
         n_observations=round(data.n),
         n_unique_rows=int(x.size),

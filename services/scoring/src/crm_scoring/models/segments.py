@@ -3,10 +3,15 @@ and loyalty-ladder stage. Each function returns, per customer, the label and the
 
 Value segment rules, first match wins:
 1. strategic_customer — key-customer kind `influence` or `both` (referrals made);
-2. loyal_long_term    — class A or B and loyalty stage `long_term` or `loyal`;
-3. profitable_big     — class A;
-4. growth_potential   — class B, or probabilistic CLV at or above the top-20% CLV cut-off of the run;
-5. low_value          — everyone else who has bought. Prospects (no purchase) get no segment.
+2. loyal_at_risk      — what would be loyal_long_term, with churn risk at or above the warning threshold;
+3. big_at_risk        — what would be profitable_big, with churn risk at or above the warning threshold;
+4. loyal_long_term    — class A or B and loyalty stage `long_term` or `loyal`;
+5. profitable_big     — class A;
+6. growth_potential   — class B, or probabilistic CLV at or above the top-20% CLV cut-off of the run;
+7. low_value          — everyone else who has bought. Prospects (no purchase) get no segment.
+
+A customer at risk is never loyal_long_term or profitable_big: those segments' strategy is to keep
+what works, while an at-risk customer needs the cause of the risk found and removed first.
 
 Kotler's relationship level from the number of customers at that value (A few, B medium, C many)
 and the margin rate (high ≥ high_margin, medium ≥ low_margin, low below):
@@ -35,7 +40,28 @@ SEGMENT_TABLE: dict[str, tuple[str, str, str]] = {
     "growth_potential": ("close_or_loose", "develop", "by behaviour pattern"),
     "strategic_customer": ("close_or_partnership", "develop", "by development potential"),
     "low_value": ("loose_or_none", "maintain_or_let_go", "by the business's needs and market changes"),
+    "loyal_at_risk": ("partnership", "retain", "find and remove the cause of the risk, in person"),
+    "big_at_risk": ("ordinary", "retain", "service recovery and a reason to come back"),
 }
+# Churn countermeasures (DOMAIN.md §2, step 4 of churned-customer management), one per value segment
+# (`countermeasures` in the settings: win_back, retain, maintain, let_go). Those that give the
+# account manager a retention action when a customer turns at risk or lost:
+ACTING_COUNTERMEASURES = ("win_back", "retain")
+# The default countermeasure of each strategy of the table above: keep and retain → retain (keep the
+# customer, remove the cause); develop → win_back (their value is still ahead of them, worth
+# winning back); maintain_or_let_go → maintain (serve at low cost, no dedicated effort).
+STRATEGY_COUNTERMEASURE = {
+    "keep": "retain",
+    "retain": "retain",
+    "develop": "win_back",
+    "maintain_or_let_go": "maintain",
+}
+
+
+def default_countermeasures() -> dict[str, str]:
+    return {segment: STRATEGY_COUNTERMEASURE[strategy] for segment, (_, strategy, _) in SEGMENT_TABLE.items()}
+
+
 KOTLER = {
     "A": ("partnership", "proactive", "accountable"),
     "B": ("proactive", "accountable", "reactive"),
@@ -44,10 +70,22 @@ KOTLER = {
 Labels = NDArray[np.object_]
 
 
-def key_customer_kind(abc_class: NDArray[np.str_], referrals: FloatArray, influence_referrals: int) -> Labels:
+def key_customer_kind(
+    abc_class: NDArray[np.str_],
+    referrals: FloatArray,
+    influence_referrals: int,
+    via_organization: NDArray[np.bool_] | None = None,
+    influential: NDArray[np.bool_] | None = None,
+) -> Labels:
+    """`both`, `value` (class A), `influence` (referrals made, or an influence level judged high
+    enough: `influential`), else `via_organization` for a senior leader of a key organisation (a
+    key customer for care, not by their own value), else none."""
     value = abc_class == "A"
     influence = referrals >= influence_referrals
-    return labels([value & influence, value, influence], ["both", "value", "influence"])
+    if influential is not None:
+        influence = influence | influential
+    via = np.zeros(value.shape, dtype=bool) if via_organization is None else via_organization
+    return labels([value & influence, value, influence, via], ["both", "value", "influence", "via_organization"])
 
 
 def value_segment(
@@ -57,8 +95,11 @@ def value_segment(
     loyalty: Labels,
     clv: FloatArray,
     growth_cutoff: float | None,
+    *,
+    at_risk: NDArray[np.bool_] | None = None,
 ) -> tuple[Labels, Labels]:
-    """(segment, rule code) per customer."""
+    """(segment, rule code) per customer; `at_risk`: churn risk at or above the warning threshold."""
+    risky = np.zeros(has_purchase.shape, dtype=bool) if at_risk is None else at_risk
     cutoff = np.inf if growth_cutoff is None else growth_cutoff
     long_term = (loyalty == "long_term") | (loyalty == "loyal")
     ab = (abc_class == "A") | (abc_class == "B")
@@ -67,6 +108,8 @@ def value_segment(
     conditions = [
         ~has_purchase,
         (key_kind == "influence") | (key_kind == "both"),
+        ab & long_term & risky,
+        (abc_class == "A") & risky,
         ab & long_term,
         abc_class == "A",
         abc_class == "B",
@@ -74,10 +117,32 @@ def value_segment(
     ]
     segment = labels(
         conditions,
-        [None, "strategic_customer", "loyal_long_term", "profitable_big", "growth_potential", "growth_potential"],
+        [
+            None,
+            "strategic_customer",
+            "loyal_at_risk",
+            "big_at_risk",
+            "loyal_long_term",
+            "profitable_big",
+            "growth_potential",
+            "growth_potential",
+        ],
         "low_value",
     )
-    rule = labels(conditions, [None, "influence", "long_term_ab", "class_a", "class_b", "clv_growth"], "otherwise")
+    rule = labels(
+        conditions,
+        [
+            None,
+            "influence",
+            "long_term_ab_at_risk",
+            "class_a_at_risk",
+            "long_term_ab",
+            "class_a",
+            "class_b",
+            "clv_growth",
+        ],
+        "otherwise",
+    )
     return segment, rule
 
 

@@ -1,4 +1,9 @@
-"""Orders, refunds and contacts from the customer service, kept by id (replays change nothing).
+"""Orders, refunds, contacts, concessions and campaign responses from the customer service, kept
+by id (replays change nothing).
+
+Corrections (`order.updated`, `interaction.updated`) replace the fact with the record's snapshot,
+and deletions mark it deleted, each only when its version is newer than the one kept; the customers
+concerned are queued for re-scoring, so every event that changes a statistic changes the card.
 
 Money arrives as decimal strings and stays Decimal. An order's `margin` is a rate in [0, 1]; a
 value above 1 is read as a margin amount and turned into a rate of the order's amount.
@@ -10,14 +15,16 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
-from crm_scoring.readmodel.models import InteractionFact, OrderFact
+from crm_scoring.db import Session
+from crm_scoring.readmodel import repository as fact_repo
+from crm_scoring.readmodel.models import CampaignResponseFact, ConcessionFact, InteractionFact, OrderFact
+from crm_scoring.retention import service as action_service
 from crm_scoring.scores import service as score_service
 
 
@@ -45,6 +52,8 @@ class InteractionFacts(BaseModel):
     direction: str | None = None
     owner_id: uuid.UUID | None = None
     next_follow_up_date: date | None = None
+    summary: str | None = None
+    follow_up_done: bool = False
 
 
 def _margin_rate(margin: Decimal | None, amount: Decimal) -> Decimal | None:
@@ -57,47 +66,167 @@ def _margin_rate(margin: Decimal | None, amount: Decimal) -> Decimal | None:
     return None
 
 
-async def _refunded(session: AsyncSession, order_id: uuid.UUID) -> Decimal:
-    total = await session.scalar(select(func.sum(OrderFact.amount)).where(OrderFact.refund_of == order_id))
-    return Decimal(total or 0)
+def _order_values(facts: OrderFacts) -> dict[str, Any]:
+    return {
+        "customer_id": facts.customer_id,
+        "occurred_at": facts.occurred_at,
+        "amount": facts.amount,
+        "currency": facts.currency[:3],
+        "margin": _margin_rate(facts.margin, facts.amount),
+        "quantity": facts.quantity,
+        "channel": facts.channel,
+        "refund_of": facts.refund_of,
+    }
 
 
-async def on_order(session: AsyncSession, event: Event) -> None:
-    facts = OrderFacts.model_validate(event.data)
-    if await session.get(OrderFact, facts.id) is not None:
-        return
-    net = facts.amount if facts.refund_of else facts.amount + await _refunded(session, facts.id)
-    session.add(
-        OrderFact(
-            id=facts.id,
-            customer_id=facts.customer_id,
-            occurred_at=facts.occurred_at,
-            amount=facts.amount,
-            net_amount=net,
-            currency=facts.currency[:3],
-            margin=_margin_rate(facts.margin, facts.amount),
-            quantity=facts.quantity,
-            channel=facts.channel,
-            refund_of=facts.refund_of,
-        )
-    )
+async def _renet(session: Session, order: OrderFact) -> None:
+    """A purchase's net amount from its live refunds (a refund's own is its amount)."""
     await session.flush()
-    if facts.refund_of is not None:
-        original = await session.get(OrderFact, facts.refund_of)
+    order.net_amount = order.amount if order.refund_of else order.amount + await fact_repo.refunded(session, order.id)
+
+
+async def _renet_original(session: Session, refund_of: uuid.UUID | None) -> None:
+    if refund_of is not None:
+        original = await fact_repo.get_order(session, refund_of)
         if original is not None:
-            original.net_amount = original.amount + await _refunded(session, original.id)
+            await _renet(session, original)
+
+
+async def on_order(session: Session, event: Event) -> None:
+    """`order.recorded` and `order.refunded`: a new fact (a replay of a known one changes nothing)."""
+    facts = OrderFacts.model_validate(event.data)
+    if await fact_repo.get_order(session, facts.id) is not None:
+        return
+    row = OrderFact(id=facts.id, net_amount=facts.amount, version=event.version, deleted=False, **_order_values(facts))
+    session.add(row)
+    await _renet(session, row)
+    await _renet_original(session, facts.refund_of)
+    if facts.refund_of is None:  # a purchase: a lost customer with a win-back action came back
+        await action_service.close_on_purchase(session, facts.customer_id, order_id=facts.id, at=facts.occurred_at)
     await score_service.request(session, facts.customer_id)
 
 
-async def on_interaction(session: AsyncSession, event: Event) -> None:
+async def _order_changed(session: Session, event: Event, *, deleted: bool) -> None:
+    facts = OrderFacts.model_validate(event.data)
+    row = await fact_repo.get_order(session, facts.id, for_update=True)
+    if row is None:  # its first event was never seen: the snapshot is the fact
+        row = OrderFact(id=facts.id, net_amount=facts.amount, version=0, deleted=False, **_order_values(facts))
+        session.add(row)
+    elif row.version >= event.version:
+        return  # an older state than the one kept
+    before = row.customer_id
+    for name, value in _order_values(facts).items():
+        setattr(row, name, value)
+    row.version, row.deleted = event.version, deleted or row.deleted
+    await _renet(session, row)
+    await _renet_original(session, row.refund_of)
+    for customer_id in {before, row.customer_id}:
+        await score_service.request(session, customer_id)
+
+
+async def on_order_updated(session: Session, event: Event) -> None:
+    """Margin, channel or items corrected: the fact takes the order's new snapshot."""
+    await _order_changed(session, event, deleted=False)
+
+
+async def on_order_deleted(session: Session, event: Event) -> None:
+    """A deleted purchase is no purchase; a deleted refund no longer nets its purchase down."""
+    await _order_changed(session, event, deleted=True)
+
+
+async def on_interaction(session: Session, event: Event) -> None:
     facts = InteractionFacts.model_validate(event.data)
-    if await session.get(InteractionFact, facts.id) is None:
-        session.add(InteractionFact(**facts.model_dump()))
+    if await fact_repo.get_interaction(session, facts.id) is None:
+        session.add(InteractionFact(**facts.model_dump(), version=event.version, deleted=False))
+        await score_service.request(session, facts.customer_id)
+
+
+async def _interaction_changed(session: Session, event: Event, *, deleted: bool) -> None:
+    facts = InteractionFacts.model_validate(event.data)
+    row = await fact_repo.get_interaction(session, facts.id, for_update=True)
+    if row is None:
+        row = InteractionFact(**facts.model_dump(), version=0, deleted=False)
+        session.add(row)
+    elif row.version >= event.version:
+        return
+    before = row.customer_id
+    for name, value in facts.model_dump(exclude={"id"}).items():
+        setattr(row, name, value)
+    row.version, row.deleted = event.version, deleted or row.deleted
+    for customer_id in {before, row.customer_id}:
+        await score_service.request(session, customer_id)
+
+
+async def on_interaction_updated(session: Session, event: Event) -> None:
+    await _interaction_changed(session, event, deleted=False)
+
+
+async def on_interaction_deleted(session: Session, event: Event) -> None:
+    await _interaction_changed(session, event, deleted=True)
+
+
+class ConcessionFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    kind: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+
+
+async def on_concession(session: Session, event: Event) -> None:
+    """A concession's value is a cost to serve; it is dated by its event (the payload has no date)."""
+    facts = ConcessionFacts.model_validate(event.data)
+    if await fact_repo.get_concession(session, facts.id) is None:
+        session.add(
+            ConcessionFact(
+                id=facts.id,
+                customer_id=facts.customer_id,
+                granted_at=event.occurred_at,
+                kind=facts.kind and facts.kind[:32],
+                value=facts.value,
+                currency=facts.currency and facts.currency[:3],
+            )
+        )
+        await score_service.request(session, facts.customer_id)
+
+
+class CampaignResponseFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    customer_id: uuid.UUID
+    type: str
+    occurred_at: datetime
+
+
+async def on_campaign_response(session: Session, event: Event) -> None:
+    """Every response is kept, a delivery and an unsubscribe too: which ones count as engagement
+    is the statistics' choice (`stats_repository.ENGAGING_RESPONSES`)."""
+    facts = CampaignResponseFacts.model_validate(event.data)
+    if await fact_repo.get_campaign_response(session, facts.id) is None:
+        session.add(
+            CampaignResponseFact(
+                id=facts.id,
+                customer_id=facts.customer_id,
+                campaign_id=facts.campaign_id,
+                type=facts.type[:16],
+                occurred_at=facts.occurred_at,
+            )
+        )
         await score_service.request(session, facts.customer_id)
 
 
 ACTIVITY_HANDLERS: Mapping[str, Handler] = {
+    "campaign.response_recorded": on_campaign_response,
+    "concession.granted": on_concession,
     "order.recorded": on_order,
     "order.refunded": on_order,
+    "order.updated": on_order_updated,
+    "order.deleted": on_order_deleted,
     "interaction.logged": on_interaction,
+    "interaction.updated": on_interaction_updated,
+    "interaction.deleted": on_interaction_deleted,
 }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
-from crm_scoring.readmodel.models import ComplaintFact, SurveyResponseFact
+from crm_scoring.db import Session
+from crm_scoring.readmodel import repository as fact_repo
+from crm_scoring.readmodel.models import ComplaintFact, ServiceRecordFact, SurveyResponseFact
+from crm_scoring.reasons import service as reason_service
 from crm_scoring.scores import service as score_service
 
 
@@ -46,11 +48,13 @@ class ResponseFacts(BaseModel):
     customer_id: uuid.UUID | None = None
     responded_at: datetime
     scores: Scores = Scores()
+    # the reason codes chosen in the survey's reason question (an exit survey's), if it has one
+    churn_reasons: list[str] = []
 
 
-async def _complaint(session: AsyncSession, event: Event, **changes: Any) -> None:
+async def _complaint(session: Session, event: Event, **changes: Any) -> None:
     facts = ComplaintFacts.model_validate(event.data)
-    row = await session.get(ComplaintFact, facts.id)
+    row = await fact_repo.get_complaint(session, facts.id)
     if row is None:
         row = ComplaintFact(id=facts.id, customer_id=facts.customer_id, status="open", sla_breached=False)
         row.updated_at = event.occurred_at
@@ -64,23 +68,23 @@ async def _complaint(session: AsyncSession, event: Event, **changes: Any) -> Non
     await score_service.request(session, facts.customer_id)
 
 
-async def on_complaint_changed(session: AsyncSession, event: Event) -> None:
+async def on_complaint_changed(session: Session, event: Event) -> None:
     await _complaint(session, event)
 
 
-async def on_complaint_resolved(session: AsyncSession, event: Event) -> None:
+async def on_complaint_resolved(session: Session, event: Event) -> None:
     await _complaint(session, event, status="resolved")
 
 
-async def on_sla_breached(session: AsyncSession, event: Event) -> None:
+async def on_sla_breached(session: Session, event: Event) -> None:
     await _complaint(session, event, sla_breached=True)
 
 
-async def on_survey_responded(session: AsyncSession, event: Event) -> None:
+async def on_survey_responded(session: Session, event: Event) -> None:
     facts = ResponseFacts.model_validate(event.data)
     if facts.customer_id is None:  # mystery shopping: about the business, not a customer
         return
-    if await session.get(SurveyResponseFact, facts.response_id) is not None:
+    if await fact_repo.get_response(session, facts.response_id) is not None:
         return
     session.add(
         SurveyResponseFact(
@@ -92,10 +96,38 @@ async def on_survey_responded(session: AsyncSession, event: Event) -> None:
             **facts.scores.model_dump(),
         )
     )
+    await reason_service.record_exit_survey(
+        session,
+        customer_id=facts.customer_id,
+        response_id=facts.response_id,
+        codes=facts.churn_reasons,
+        at=facts.responded_at,
+    )
     await score_service.request(session, facts.customer_id)
 
 
+class ServiceRecordFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    service_date: date
+    type: str | None = None
+    complaint_id: uuid.UUID | None = None
+
+
+async def on_service_record(session: Session, event: Event) -> None:
+    """A service record is a cost to serve (`cost_per_service_record`)."""
+    facts = ServiceRecordFacts.model_validate(event.data)
+    if await fact_repo.get_service_record(session, facts.id) is None:
+        values = facts.model_dump()
+        values["type"] = facts.type and facts.type[:32]
+        session.add(ServiceRecordFact(**values))
+        await score_service.request(session, facts.customer_id)
+
+
 FEEDBACK_HANDLERS: Mapping[str, Handler] = {
+    "service_record.recorded": on_service_record,
     "complaint.created": on_complaint_changed,
     "complaint.status_changed": on_complaint_changed,
     "complaint.resolved": on_complaint_resolved,

@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.consumer import Handler
 from crm_chassis.events import Event
+from crm_scoring.db import Session
+from crm_scoring.readmodel import repository as fact_repo
 from crm_scoring.readmodel.activity import ACTIVITY_HANDLERS
-from crm_scoring.readmodel.models import ComplaintFact, CustomerRef, InteractionFact, OrderFact, SurveyResponseFact
+from crm_scoring.readmodel.contacts import CONTACT_HANDLERS
+from crm_scoring.readmodel.models import CustomerRef
+from crm_scoring.reasons import service as reason_service
 from crm_scoring.scores import service as score_service
 
 
@@ -34,11 +36,16 @@ class CustomerFacts(BaseModel):
     lifecycle_stage: str | None = None
     referred_by: uuid.UUID | None = None
     created_at: datetime | None = None
+    phone: str | None = None
+    preferred_channel: str | None = None
+    best_contact_time: str | None = None
+    influence_level: str | None = None
+    industry_standing: str | None = None
 
 
-async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
+async def _upsert(session: Session, event: Event, **changes: Any) -> None:
     facts = CustomerFacts.model_validate(event.data)
-    ref = await session.get(CustomerRef, facts.id, with_for_update=True)
+    ref = await fact_repo.get_customer(session, facts.id, for_update=True)
     if ref is not None and ref.version >= event.version:
         return
     values: dict[str, Any] = {"version": event.version, "updated_at": event.occurred_at, **changes}
@@ -50,6 +57,11 @@ async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
             lifecycle_stage=facts.lifecycle_stage,
             referred_by=facts.referred_by,
             created_at=facts.created_at,
+            phone=facts.phone and facts.phone[:40],
+            preferred_channel=facts.preferred_channel and facts.preferred_channel[:16],
+            best_contact_time=facts.best_contact_time and facts.best_contact_time[:100],
+            influence_level=facts.influence_level and facts.influence_level[:16],
+            industry_standing=facts.industry_standing and facts.industry_standing[:200],
         )
         for referrer in {facts.referred_by, ref.referred_by if ref else None} - {None}:
             await score_service.request(session, referrer)  # type: ignore[arg-type]
@@ -62,36 +74,29 @@ async def _upsert(session: AsyncSession, event: Event, **changes: Any) -> None:
             setattr(ref, name, value)
 
 
-async def on_customer_changed(session: AsyncSession, event: Event) -> None:
+async def on_customer_changed(session: Session, event: Event) -> None:
     await _upsert(session, event)
 
 
-async def on_customer_deleted(session: AsyncSession, event: Event) -> None:
+async def on_customer_deleted(session: Session, event: Event) -> None:
     await _upsert(session, event, deleted=True)
     await score_service.forget(session, uuid.UUID(event.data["id"]))
 
 
-async def on_customer_erased(session: AsyncSession, event: Event) -> None:
-    await _upsert(session, event, erased=True, display_name="")
+async def on_customer_erased(session: Session, event: Event) -> None:
+    await _upsert(
+        session, event, erased=True, display_name="", phone=None, preferred_channel=None, best_contact_time=None
+    )
+    await fact_repo.blank_summaries(session, uuid.UUID(event.data["id"]))
     await score_service.forget(session, uuid.UUID(event.data["id"]))
+    await reason_service.forget_personal(session, uuid.UUID(event.data["id"]))
 
 
-FACT_TABLES = (OrderFact, InteractionFact, ComplaintFact, SurveyResponseFact)
-# the kinds a `customer.unmerged` event lists its moved record ids under
-UNMERGE_KINDS: dict[str, Any] = {
-    "orders": OrderFact,
-    "interactions": InteractionFact,
-    "complaints": ComplaintFact,
-    "survey_responses": SurveyResponseFact,
-}
-
-
-async def on_customer_merged(session: AsyncSession, event: Event) -> None:
+async def on_customer_merged(session: Session, event: Event) -> None:
     survivor, duplicate = uuid.UUID(event.data["survivor_id"]), uuid.UUID(event.data["duplicate_id"])
-    for model in FACT_TABLES:
-        await session.execute(update(model).where(model.customer_id == duplicate).values(customer_id=survivor))
-    await session.execute(update(CustomerRef).where(CustomerRef.referred_by == duplicate).values(referred_by=survivor))
-    ref = await session.get(CustomerRef, duplicate)
+    await fact_repo.move_facts(session, duplicate_id=duplicate, survivor_id=survivor)
+    await reason_service.merge(session, duplicate_id=duplicate, survivor_id=survivor)
+    ref = await fact_repo.get_customer(session, duplicate)
     if ref is None:
         ref = CustomerRef(id=duplicate, kind="individual", display_name="", version=0, updated_at=event.occurred_at)
         session.add(ref)
@@ -100,14 +105,15 @@ async def on_customer_merged(session: AsyncSession, event: Event) -> None:
     await score_service.request(session, survivor)
 
 
-async def on_customer_unmerged(session: AsyncSession, event: Event) -> None:
+async def on_customer_unmerged(session: Session, event: Event) -> None:
     survivor, duplicate = uuid.UUID(event.data["survivor_id"]), uuid.UUID(event.data["duplicate_id"])
-    moved = event.data.get("moved") or {}
-    for kind, model in UNMERGE_KINDS.items():
-        ids = [uuid.UUID(str(i)) for i in moved.get(kind) or []]
-        if ids:
-            await session.execute(update(model).where(model.id.in_(ids)).values(customer_id=duplicate))
-    ref = await session.get(CustomerRef, duplicate)
+    listed = event.data.get("moved") or {}
+    moved = {
+        kind: [uuid.UUID(str(i)) for i in listed.get(kind) or []]
+        for kind in (*fact_repo.UNMERGE_KINDS, *fact_repo.CONTACT_UNMERGE_KINDS)
+    }
+    await fact_repo.move_facts_back(session, moved, duplicate_id=duplicate)
+    ref = await fact_repo.get_customer(session, duplicate)
     if ref is not None:
         ref.merged_into = None
     await score_service.request(session, survivor)
@@ -123,4 +129,5 @@ HANDLERS: Mapping[str, Handler] = {
     "customer.merged": on_customer_merged,
     "customer.unmerged": on_customer_unmerged,
     **ACTIVITY_HANDLERS,
+    **CONTACT_HANDLERS,
 }

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Float, Index, Integer, Numeric, String, Uuid
+from sqlalchemy import Boolean, Date, Float, Index, Integer, Numeric, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import UTCDateTime
@@ -30,10 +30,18 @@ class CustomerRef(Base):
     referred_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # what the care list shows to make contact; blanked when the customer is erased
+    phone: Mapped[str | None] = mapped_column(String(40))
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    best_contact_time: Mapped[str | None] = mapped_column(String(100))
+    # influence beside referrals: the account manager's judgement and the industry standing
+    influence_level: Mapped[str | None] = mapped_column(String(16))
+    industry_standing: Mapped[str | None] = mapped_column(String(200))
 
 
 class OrderFact(Base):
-    """A purchase or a refund. `net_amount` of a purchase is its amount less the refunds linked to it."""
+    """A purchase or a refund. `net_amount` of a purchase is its amount less the live refunds linked
+    to it; a deleted order counts for nothing (a deleted refund refunds nothing)."""
 
     __tablename__ = "order_fact"
 
@@ -47,6 +55,8 @@ class OrderFact(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str | None] = mapped_column(String(32))
     refund_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # the order's, from its events
+    deleted: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     __table_args__ = (Index("ix_order_fact_customer_id_occurred_at", "customer_id", "occurred_at"),)
 
@@ -61,8 +71,26 @@ class InteractionFact(Base):
     direction: Mapped[str | None] = mapped_column(String(16))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     next_follow_up_date: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    deleted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    summary: Mapped[str | None] = mapped_column(Text)  # the care list shows the last contact's
+    follow_up_done: Mapped[bool] = mapped_column(Boolean, server_default=false())  # done: due no more
 
     __table_args__ = (Index("ix_interaction_fact_customer_id_occurred_at", "customer_id", "occurred_at"),)
+
+
+class ContactFact(Base):
+    """A person at an organisation customer with their roles (`contact.*` events): a senior leader
+    of a key organisation is a key customer too (`key_customer_kind` `via_organization`)."""
+
+    __tablename__ = "contact_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)  # the person, if a customer
+    senior_leader: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class ComplaintFact(Base):
@@ -93,10 +121,54 @@ class SurveyResponseFact(Base):
     satisfaction_index: Mapped[float | None] = mapped_column(Float)
 
 
+class ConcessionFact(Base):
+    """A concession granted to a customer (`concession.granted`): its value is a cost to serve."""
+
+    __tablename__ = "concession_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class ServiceRecordFact(Base):
+    """An after-sales service record (`service_record.recorded`): a cost to serve."""
+
+    __tablename__ = "service_record_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    service_date: Mapped[date] = mapped_column(Date)
+    type: Mapped[str | None] = mapped_column(String(32))
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class CampaignResponseFact(Base):
+    """A member's response to a campaign (`campaign.response_recorded`): any but a delivery or an
+    unsubscribe is a sign of engagement."""
+
+    __tablename__ = "campaign_response_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    type: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_campaign_response_fact_customer_id_occurred_at", "customer_id", "occurred_at"),)
+
+
 class RescoreRequest(Base):
-    """A customer whose facts changed since their score was computed; drained by a worker."""
+    """A customer whose facts changed since their score was computed; drained by a worker.
+
+    `claimed_by` names the run or drain that took the request before loading the facts; a renewal
+    clears it, so whoever claimed it drops it at the end only if nothing changed meanwhile."""
 
     __tablename__ = "rescore_request"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)

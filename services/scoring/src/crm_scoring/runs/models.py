@@ -12,15 +12,19 @@ from crm_scoring.db import Base
 
 
 class ScoringRun(Base):
-    """A full rescoring job. `active` is 1 while queued or running and NULL after: its unique index
+    """A full scoring job. `active` is 1 while queued or running and NULL after: its unique index
     lets the database itself refuse a second concurrent run."""
 
     __tablename__ = "scoring_run"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
+    # live: rewrites the cards, publishes events, sets the model used between runs;
+    # backtest: as of a past date, keeps its model and results under the run and touches nothing else
+    mode: Mapped[str] = mapped_column(String(16), server_default="live")
     active: Mapped[int | None] = mapped_column(Integer, unique=True)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    holdout_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a backtest's holdout end
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

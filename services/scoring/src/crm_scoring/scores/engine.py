@@ -12,11 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from crm_scoring.models import abc, bgnbd, bgnbd_predict, care, churn, gamma_gamma, rfm, segments, value
+from crm_chassis.dates import business_date
+from crm_scoring.models import abc, bgnbd, bgnbd_predict, care, churn, fitting, gamma_gamma, rfm, segments, value
 from crm_scoring.models.bgnbd import BgNbdParams
 from crm_scoring.models.fitting import FitResult, FloatArray
 from crm_scoring.models.gamma_gamma import GammaGammaParams
-from crm_scoring.readmodel.stats import Population
+from crm_scoring.readmodel import stats_repository as stats_repo
+from crm_scoring.readmodel.stats_repository import Population
+from crm_scoring.scores import registry
 from crm_scoring.settings.schemas import ScoringSettings
 
 Arrays = dict[str, Any]
@@ -25,7 +28,7 @@ Arrays = dict[str, Any]
 def derive(pop: Population, settings: ScoringSettings) -> Arrays:
     """The models' inputs in their units (time in `settings.time_unit`, spend per purchase day)."""
     c, unit = pop.columns, settings.days_per_unit
-    today = float(pop.as_of.date().toordinal())
+    today = float(business_date(pop.as_of).toordinal())
     has = c["days"] > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         x = np.where(has, c["days"] - 1, 0.0)
@@ -42,6 +45,7 @@ def derive(pop: Population, settings: ScoringSettings) -> Arrays:
             "margin_rate": np.where(c["total"] > 0, c["profit"] / np.where(c["total"] > 0, c["total"], 1), np.nan),
             "in_window": c["window_orders"] > 0,
             "days_since_contact": today - c["contact_day"],
+            "days_since_campaign_response": today - c["campaign_response_day"],
         }
 
 
@@ -111,7 +115,35 @@ def fit(pop: Population, settings: ScoringSettings) -> dict[str, Any]:
     model["abc_floors"] = abc.class_floors(basis, abc.classify(basis, settings.abc_a_share, settings.abc_b_share))
     clv = preds["clv"][np.isfinite(preds["clv"])]
     model["growth_cutoff"] = float(np.quantile(clv, 1 - settings.growth_top_share)) if clv.size else None
+    model["population_retention"] = population_retention(pop)
+    model["quality"] = {name: fitting.quality(model[name]) for name in ("bgnbd", "gamma_gamma")}
     return model
+
+
+def population_retention(pop: Population) -> dict[str, Any]:
+    """Of the customers who bought in the year before last, the share who bought in the last year."""
+    c = pop.columns
+    today = float(business_date(pop.as_of).toordinal())
+    prior = c["prior_days"] > 0
+    with np.errstate(invalid="ignore"):
+        kept = prior & (c["last_day"] > today - 365)
+    base = int(prior.sum())
+    return {"rate": float(kept.sum()) / base if base else None, "base": base}
+
+
+def retention(d: Arrays, model: dict[str, Any], settings: ScoringSettings) -> tuple[FloatArray, Any]:
+    """Each customer's yearly retention probability and where it comes from: the BG/NBD model for
+    buyers when it was fitted, else the population's rate, else none (the profit is held flat)."""
+    n, has = d["x"].shape[0], d["has"]
+    population = (model.get("population_retention") or {}).get("rate")
+    rate = np.full(n, np.nan if population is None else float(population))
+    basis = np.full(n, None if population is None else "population", dtype=object)
+    if model.get("bgnbd") is not None:
+        p = BgNbdParams(**model["bgnbd"]["params"])
+        own = value.yearly_retention(p, d["x"], d["T"], value.DAYS_PER_YEAR / settings.days_per_unit)
+        rate = np.where(has, own, rate)
+        basis[has] = "model"
+    return rate, basis
 
 
 def abc_basis(pop: Population, preds: Arrays, settings: ScoringSettings) -> FloatArray:
@@ -121,7 +153,9 @@ def abc_basis(pop: Population, preds: Arrays, settings: ScoringSettings) -> Floa
 
 
 def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> Arrays:
-    """Every score of every customer in `pop`, against the model's parameters and breakpoints."""
+    """Every stored score of every customer in `pop` (the registry's columns, in its units: days as
+    ordinals, instants as POSIX seconds, NaN or None for none), against the model's parameters and
+    breakpoints."""
     c, d = pop.columns, derive(pop, settings)
     preds = predict(d, model, settings)
     has, window = d["has"], d["in_window"]
@@ -132,7 +166,13 @@ def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> 
     m = rfm.score(np.where(window, c["window_spend"], nan), points["m"])
     basis = abc_basis(pop, preds, settings)
     abc_class = abc.classify_with_floors(basis, model.get("abc_floors") or {})
-    kind = segments.key_customer_kind(abc_class, c["referrals"], settings.influence_referrals)
+    kind = segments.key_customer_kind(
+        abc_class,
+        c["referrals"],
+        settings.influence_referrals,
+        via_organization=c["key_organizations"] > 0,
+        influential=c["influence_rank"] >= stats_repo.INFLUENCE_RANKS[settings.influence_level_min],
+    )
     loyalty = segments.loyalty_stage(
         c["days"],
         d["tenure_days"],
@@ -142,7 +182,6 @@ def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> 
         c["open_complaints"],
         preds["p_alive"],
     )
-    segment, rule = segments.value_segment(has, abc_class, kind, loyalty, preds["clv"], model.get("growth_cutoff"))
     is_key = kind != None  # noqa: E711 - elementwise comparison on an object array
     risk, reasons, suggestion = churn.assess(
         churn.ChurnInputs(
@@ -157,6 +196,7 @@ def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> 
             csat=c["csat"],
             is_key=is_key,
             days_since_contact=d["days_since_contact"],
+            days_since_campaign_response=d["days_since_campaign_response"],
         ),
         churn.ChurnRules(
             cycle_multiple=settings.cycle_multiple,
@@ -165,40 +205,90 @@ def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> 
             lost_p_alive=settings.lost_p_alive,
             warning_threshold=settings.churn_warning_threshold,
             care_limit_days=settings.care_remind_days,
+            campaign_response_days=settings.campaign_response_days,
             weights=settings.churn_weights,
         ),
     )
+    with np.errstate(invalid="ignore"):
+        at_risk = risk >= settings.churn_warning_threshold
+    segment, rule = segments.value_segment(
+        has, abc_class, kind, loyalty, preds["clv"], model.get("growth_cutoff"), at_risk=at_risk
+    )
+    keep_rate, keep_basis = retention(d, model, settings)
+    profit = c["annual_profit"] - c["year_cost"]  # revenue × margin − cost to serve, last 365 days
+    tenure_years = np.maximum(d["tenure_days"] / value.DAYS_PER_YEAR, 1.0)
     status, due_in = care.assess(
         is_key,
         d["days_since_contact"],
         c["follow_up"],
         care.Cadence(settings.care_cadence_days, settings.care_remind_days, settings.care_lapse_days),
     )
-    return {
-        **d,
-        **preds,
-        "r": r,
-        "f": f,
-        "m": m,
-        "rfm_segment": rfm.segment(r, f, m),
-        "clv_simple": value.simple_value(d["avg_spend"], d["cycle_days"], settings.relationship_days),
-        "clv_discounted": value.discounted_cltv(c["annual_profit"], settings.cltv_years, settings.discount_rate),
-        "abc_value": basis,
-        "abc_class": abc_class,
-        "key_kind": kind,
-        "loyalty": loyalty,
-        "segment": segment,
-        "segment_rule": rule,
-        "relationship": segments.relationship_level(
-            has,
-            abc_class,
-            np.nan_to_num(d["margin_rate"], nan=settings.default_margin),
-            settings.high_margin,
-            settings.low_margin,
-        ),
-        "churn_risk": risk,
-        "churn_reasons": reasons,
-        "lifecycle": suggestion,
-        "care_status": status,
-        "care_due_in": due_in,
-    }
+    today = business_date(pop.as_of).toordinal()
+    contact = np.array([t.timestamp() if t is not None else nan for t in pop.last_contact_at], dtype=np.float64)
+    responded = np.array(
+        [t.timestamp() if t is not None else nan for t in pop.last_campaign_response_at], dtype=np.float64
+    )
+    with np.errstate(invalid="ignore"):
+        return registry.columns(
+            {
+                "purchase_days": c["days"],
+                "first_purchase_date": c["first_day"],
+                "last_purchase_date": c["last_day"],
+                "total_spend": c["total"],
+                "avg_spend": d["avg_spend"],
+                "repeat_avg_spend": np.where(d["x"] > 0, d["repeat_mean"], nan),
+                "cycle_days": d["cycle_days"],
+                "annual_profit": profit,
+                "cost_to_serve": c["year_cost"],
+                "yearly_profit": np.where(has, (c["profit"] - c["total_cost"]) / tenure_years, nan),
+                "retention_rate": np.where(has, keep_rate, nan),
+                "retention_basis": np.where(has, keep_basis, None),
+                "margin_rate": d["margin_rate"],
+                "recency_days": np.where(has, d["recency_days"], nan),
+                "window_orders": c["window_orders"],
+                "window_spend": c["window_spend"],
+                "referrals": c["referrals"],
+                "open_complaints": c["open_complaints"],
+                "sla_breaches": c["sla_breaches"],
+                "satisfaction": c["satisfaction"],
+                "nps": c["nps"],
+                "csat": c["csat"],
+                "last_contact_at": contact.reshape(len(pop)),
+                "recent_contacts": c["recent_contacts"],
+                "rfm_r": np.where(r > 0, r, nan),
+                "rfm_f": np.where(f > 0, f, nan),
+                "rfm_m": np.where(m > 0, m, nan),
+                "rfm_segment": rfm.segment(r, f, m),
+                "clv_simple": value.simple_value(d["avg_spend"], d["cycle_days"], settings.relationship_days),
+                "clv_discounted": np.where(
+                    has, value.discounted_cltv(profit, keep_rate, settings.cltv_years, settings.discount_rate), nan
+                ),
+                "clv_probabilistic": preds["clv"],
+                "p_alive": preds["p_alive"],
+                "expected_purchases": preds["expected"],
+                "abc_value": basis,
+                "abc_class": abc_class.astype(object),
+                "key_customer_kind": kind,
+                "value_segment": segment,
+                "segment_rule": rule,
+                "loyalty_stage": loyalty,
+                "relationship_level": segments.relationship_level(
+                    has,
+                    abc_class,
+                    np.nan_to_num(d["margin_rate"], nan=settings.default_margin),
+                    settings.high_margin,
+                    settings.low_margin,
+                ),
+                "churn_risk": risk,
+                "churn_reasons": reasons,
+                "last_campaign_response_at": responded.reshape(len(pop)),
+                "last_campaign_response_type": np.array(pop.last_campaign_response_type, dtype=object).reshape(
+                    len(pop)
+                ),
+                "lifecycle_suggestion": suggestion,
+                # the value expected of a customer not (yet) lost; a lost one keeps the stored one
+                "clv_before_loss": np.where(suggestion == "lost", nan, preds["clv"]),
+                "care_status": status,
+                "care_due_date": today + np.floor(due_in),
+            }
+        )

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm_chassis.db import JsonType, UTCDateTime
 from crm_scoring.db import Base
 
+ROW_ID = 1
+
 
 class ScoringSettingsRow(Base):
-    """The single row (id 1) of scoring settings; absent until first changed (defaults apply)."""
+    """The single row (`ROW_ID`) of scoring settings; absent until first changed (defaults apply)."""
 
     __tablename__ = "scoring_settings"
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crm_chassis.db import utcnow
-from crm_scoring.settings.models import ScoringSettingsRow
+from crm_scoring.db import Session
+from crm_scoring.settings import repository as settings_repo
+from crm_scoring.settings.models import ROW_ID, ScoringSettingsRow
 from crm_scoring.settings.schemas import ScoringSettings, SettingsRead
 
-ROW_ID = 1
 
-
-async def read(session: AsyncSession) -> SettingsRead:
-    row = await session.scalar(select(ScoringSettingsRow).where(ScoringSettingsRow.id == ROW_ID))
+async def read(session: Session) -> SettingsRead:
+    row = await settings_repo.get(session)
     if row is None:
         return SettingsRead(**ScoringSettings().model_dump(), version=0)
     values = ScoringSettings.model_validate(row.values)
@@ -22,13 +19,13 @@ async def read(session: AsyncSession) -> SettingsRead:
     )
 
 
-async def current(session: AsyncSession) -> ScoringSettings:
+async def current(session: Session) -> ScoringSettings:
     current = await read(session)
     return ScoringSettings.model_validate(current.model_dump(exclude={"version", "updated_at", "updated_by"}))
 
 
-async def replace(session: AsyncSession, *, values: ScoringSettings, by: str) -> SettingsRead:
-    row = await session.get(ScoringSettingsRow, ROW_ID, with_for_update=True)
+async def replace(session: Session, *, values: ScoringSettings, by: str) -> SettingsRead:
+    row = await settings_repo.get_for_update(session)
     now = utcnow()
     if row is None:
         row = ScoringSettingsRow(id=ROW_ID, values=values.model_dump(), version=1, updated_at=now, updated_by=by)

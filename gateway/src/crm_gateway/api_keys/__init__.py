@@ -1,0 +1,1 @@
+"""Partner systems' API keys: issued once, kept hashed, scoped, revocable."""

@@ -1,0 +1,1 @@
+"""Reads the gateway assembles from several services at once: the customer overview."""

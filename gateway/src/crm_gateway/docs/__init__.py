@@ -1,0 +1,1 @@
+"""The public API's documentation: the services' OpenAPI documents merged into one, and its pages."""

@@ -1,0 +1,1 @@
+"""Marketing campaigns: a target over the customer archive, its members, their responses, the report."""

@@ -1,0 +1,79 @@
+"""Retention actions: the work list of churn countermeasures, and their outcomes.
+
+Actions are opened by the scoring writers (`scores/bulk_repository.py`), in the same transaction as
+the card that turned at_risk or lost. People close them with an outcome; a purchase closes a
+win-back action of a lost customer as `won_back` (`close_on_purchase`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from crm_chassis.db import utcnow
+from crm_chassis.errors import Forbidden, NotFound
+from crm_chassis.identity import Principal
+from crm_chassis.pagination import Page
+from crm_scoring.access import own_customers_only
+from crm_scoring.db import Session
+from crm_scoring.retention import repository as action_repo
+from crm_scoring.retention.models import CLOSED
+from crm_scoring.retention.schemas import RetentionActionFilters, RetentionActionRead, RetentionActionUpdate
+
+
+def read_model(row: action_repo.ActionRow) -> RetentionActionRead:
+    action, owner_id, display_name = row
+    return RetentionActionRead.model_validate(
+        {
+            **{name: getattr(action, name) for name in RetentionActionRead.model_fields if hasattr(action, name)},
+            "owner_id": owner_id,
+            "display_name": display_name,
+        }
+    )
+
+
+async def get(
+    session: Session, principal: Principal, action_id: uuid.UUID, *, for_update: bool = False
+) -> action_repo.ActionRow:
+    """The action, if the caller may see its customer (404 otherwise, as for a missing one)."""
+    row = await action_repo.get(session, action_id, for_update=for_update)
+    only = own_customers_only(principal)
+    if row is None or (only is not None and row[1] not in only):
+        raise NotFound(f"retention action {action_id} does not exist", code="retention_action_not_found")
+    return row
+
+
+async def list_page(
+    session: Session, principal: Principal, *, filters: RetentionActionFilters, limit: int, cursor: str | None
+) -> Page[RetentionActionRead]:
+    only = own_customers_only(principal)
+    if only is not None and filters.owner_id is not None and filters.owner_id not in only:
+        raise Forbidden("an account manager sees their own (or their team's) actions only")
+    found = await action_repo.list_page(
+        session, **filters.model_dump(), visible_owners=only, limit=limit, cursor=cursor
+    )
+    return found.map(read_model)
+
+
+async def update(
+    session: Session, *, row: action_repo.ActionRow, data: RetentionActionUpdate, actor: str
+) -> RetentionActionRead:
+    action = row[0]
+    changes = data.model_dump(exclude_unset=True)
+    if "note" in changes:
+        action.note = changes["note"]
+    if changes.get("outcome") is not None:
+        action.outcome = changes["outcome"]
+        action.status = CLOSED
+        action.closed_at = utcnow()
+        action.closed_by = actor
+    action.version += 1
+    await session.flush()
+    return read_model(row)
+
+
+async def close_on_purchase(session: Session, customer_id: uuid.UUID, *, order_id: uuid.UUID, at: datetime) -> None:
+    """A purchase by a lost customer with an open win-back action (opened before it) wins them back."""
+    await action_repo.close_won_back(
+        session, customer_id, at=at, by=f"order:{order_id}", note="closed by a purchase after the action was opened"
+    )

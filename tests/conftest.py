@@ -1,0 +1,6 @@
+"""The cross-service tests import their helper modules from this folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
