@@ -122,8 +122,11 @@ def wait_healthy(processes: dict[str, subprocess.Popen[bytes]], timeout: float =
 STOP_ORDER = ("gateway", "feedback", "scoring", "customer")
 
 
-def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 30) -> None:
+def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 30) -> list[str]:
+    """SIGTERM to each process in STOP_ORDER, all within `timeout` seconds together; the names of
+    those that had to be killed."""
     deadline = time.monotonic() + timeout
+    killed = []
     for name in sorted(processes, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1):
         process = processes[name]
         if process.poll() is None:
@@ -131,8 +134,11 @@ def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 30) -> 
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within {timeout:.0f} s of the first SIGTERM; killed", file=sys.stderr)
             process.kill()
             process.wait()
+            killed.append(name)
+    return killed
 
 
 def main() -> int:
@@ -166,13 +172,13 @@ def main() -> int:
                     print(f"{name} exited with code {process.returncode}; stopping the others", file=sys.stderr)
                     return 1
             time.sleep(0.3)
-        return 0
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
-        stop(processes)
+        killed = stop(processes)
         print("stopped", flush=True)
+    return 1 if killed else 0  # a process that had to be killed may have left work half done
 
 
 if __name__ == "__main__":

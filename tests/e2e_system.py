@@ -52,6 +52,7 @@ class System:
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
+            start_new_session=True,  # its own process group, so that a hung stop can be killed whole
         )
         self.banner = self._wait_for_banner()
 
@@ -73,10 +74,24 @@ class System:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def stop(self) -> int:
+        """SIGTERM, as an operator stops `make run`; run_all gives its processes 30 s together and
+        kills what is left (exit code 1), so a wait beyond that means run_all itself hangs."""
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self.log.close()
+        try:
+            code = self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # run_all and the services it started
+            self.process.wait()
+            raise AssertionError("run_all did not stop within 60 s of SIGTERM") from None
+        finally:
+            self.log.close()
         return code
+
+    def kill(self) -> None:
+        """For a test that failed before its own stop: leave nothing running."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def token(client: httpx.Client) -> str:

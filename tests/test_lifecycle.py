@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,14 @@ def log_lines(path: Path) -> list[dict[str, object]]:
     return lines
 
 
-def test_quiet_start_and_sigterm_under_load(tmp_path: Path) -> None:
-    system = System(tmp_path, extra_env={"CRM_GATEWAY_WEBHOOK_FEED_WAIT_SECONDS": "5"})
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[System]:
+    running = System(tmp_path, extra_env={"CRM_GATEWAY_WEBHOOK_FEED_WAIT_SECONDS": "5"})
+    yield running
+    running.kill()  # only if the test failed before its own stop
+
+
+def test_quiet_start_and_sigterm_under_load(system: System, tmp_path: Path) -> None:
     log = tmp_path / "system.log"
     with httpx.Client(base_url=system.url("gateway"), timeout=30) as client:
         bearer = {"Authorization": f"Bearer {token(client)}"}
@@ -62,16 +69,19 @@ def test_quiet_start_and_sigterm_under_load(tmp_path: Path) -> None:
                 except httpx.TransportError:
                     time.sleep(0.05)  # the gateway has stopped taking connections
 
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+    # daemon threads, stopped in any case: a failed assertion must not leave them keeping pytest alive
+    threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(4)]
     for thread in threads:
         thread.start()
-    assert poll(lambda: len(statuses) >= 100, 120), statuses
-    code = system.stop()
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        assert poll(lambda: len(statuses) >= 100, 120), statuses
+        code = system.stop()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
 
-    assert code == 0
+    assert code == 0, "\n".join(log.read_text().splitlines()[-60:])  # run_all names what it had to kill
     assert statuses and all(status < 500 for status in statuses), Counter(statuses)
     lines = log_lines(log)
     errors = [line for line in lines if line["level"] in {"error", "critical"}]

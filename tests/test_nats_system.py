@@ -182,7 +182,7 @@ def test_kill_9_of_the_scoring_leader_mid_stream_loses_nothing_and_applies_nothi
                 sent[cid].append(amount)
                 time.sleep(0.01)
 
-        streamer = threading.Thread(target=stream_orders)
+        streamer = threading.Thread(target=stream_orders, daemon=True)
         streamer.start()
 
         def applied() -> int:

@@ -74,6 +74,26 @@ def health_router() -> APIRouter:
     return router
 
 
+# How long the workers get to end once cancelled. A worker whose cleanup waits on a thread (a
+# rollback queued behind SQLite's busy wait of up to 30 s) ends only when the thread returns; the
+# process must not wait for it past the orchestrator's grace period, so it goes on with a warning
+# naming what was left.
+BACKGROUND_STOP_SECONDS = 10.0
+
+
+async def stop_background(tasks: list[asyncio.Task[None]], timeout: float = BACKGROUND_STOP_SECONDS) -> None:
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    if pending:
+        logger.warning(
+            "background work still running after cancellation; stopping without it",
+            extra={"tasks": sorted(task.get_name() for task in pending), "seconds": timeout},
+        )
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -143,9 +163,7 @@ def create_service_app(
             yield
         finally:
             restore_signals()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_background(tasks)
             if nats is not None:
                 await nats.close()
             await engine.dispose()

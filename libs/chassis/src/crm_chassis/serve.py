@@ -17,12 +17,20 @@ and cannot drift between them:
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import threading
+import time
 
 import uvicorn
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_KEEPALIVE_SECONDS = 75.0
+# After the server has returned, how long threads still running may take before the process leaves.
+STRAGGLER_SECONDS = 5.0
+
+logger = logging.getLogger("crm.serve")
 
 
 class ServerSettings(BaseSettings):
@@ -61,6 +69,29 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=settings.http_graceful_seconds,
         access_log=False,  # the request middleware writes one JSON line per request
     )
+    leave_without_stragglers()
+
+
+def leave_without_stragglers(timeout: float = STRAGGLER_SECONDS) -> None:
+    """The server has returned: its shutdown ran and closed the database pools. A thread still
+    running now (a SQLite connection a cancelled request never gave back runs one) would hold the
+    interpreter's exit forever, until the orchestrator kills it; wait a little for such threads,
+    name them, and leave without them."""
+    deadline = time.monotonic() + timeout
+    for thread in _stragglers():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = _stragglers()
+    if left:
+        logger.warning(
+            "threads still running after shutdown; leaving without them", extra={"threads": [t.name for t in left]}
+        )
+        logging.shutdown()
+        os._exit(0)
+
+
+def _stragglers() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
 
 
 if __name__ == "__main__":
