@@ -109,6 +109,15 @@ async def test_full_run_score_cards_and_lists(client: httpx.AsyncClient, db: Mak
     }
     champions = (await client.get("/scores", params={"segment": "champions"})).json()["items"]
     assert [i["customer_id"] for i in champions] == [str(ids["c1"])]
+    # every value segment a card can carry is a filter, the at-risk ones included
+    cards = [(await client.get(f"/customers/{cid}/scores")).json() for cid in ids.values()]
+    for segment in {card["value_segment"]["name"] for card in cards} | {"loyal_at_risk", "big_at_risk"}:
+        if segment is None:
+            continue
+        found = await client.get("/scores", params={"segment": segment, "limit": 50})
+        assert found.status_code == 200, found.text
+        expected = {card["customer_id"] for card in cards if card["value_segment"]["name"] == segment}
+        assert {i["customer_id"] for i in found.json()["items"]} == expected
     first = (await client.get("/scores", params={"limit": 4})).json()
     rest = (await client.get("/scores", params={"limit": 50, "cursor": first["next_cursor"]})).json()
     assert len(first["items"]) == 4 and len(rest["items"]) == 7 and rest["next_cursor"] is None

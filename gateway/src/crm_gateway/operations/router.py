@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from crm_chassis.dead_letters import (
     DeadLetter,
@@ -92,35 +93,46 @@ async def list_parked_items(
     return Response(answer.content, media_type="application/json")
 
 
+@dataclass(frozen=True)
+class ParkedItem:
+    """The parked item a path names: which service's consumer parked which event."""
+
+    service: Service
+    consumer: Consumer
+    event_id: uuid.UUID
+
+    @property
+    def path(self) -> str:
+        """Its path in the owning service's admin API."""
+        return f"/admin/dead-letters/{self.consumer}/{self.event_id}"
+
+
+def parked_item(service: Service, consumer: Consumer, event_id: uuid.UUID) -> ParkedItem:
+    return ParkedItem(service, consumer, event_id)
+
+
+ItemDep = Annotated[ParkedItem, Depends(parked_item)]
+
+
 @router.post("/{service}/{consumer}/{event_id}/retry", status_code=204, responses=UPSTREAM_FAILURES)
 async def retry_parked_item(
-    request: Request,
-    settings: SettingsDep,
-    principal: AuthorisedDep,
-    service: Service,
-    consumer: Consumer,
-    event_id: uuid.UUID,
+    request: Request, settings: SettingsDep, principal: AuthorisedDep, item: ItemDep
 ) -> Response:
     """Process the item again: removed when it succeeds; 409 `retry_failed` (and one attempt more) when not."""
-    if service == "gateway":
-        await retry_dead_letter(request.app.state.sessionmaker, infra, _retries(request), consumer, event_id)
+    if item.service == "gateway":
+        await retry_dead_letter(request.app.state.sessionmaker, infra, _retries(request), item.consumer, item.event_id)
     else:
-        await _call(request, settings, principal, service, "POST", f"/admin/dead-letters/{consumer}/{event_id}/retry")
+        await _call(request, settings, principal, item.service, "POST", f"{item.path}/retry")
     return Response(status_code=204)
 
 
 @router.post("/{service}/{consumer}/{event_id}/discard", status_code=204, responses=UPSTREAM_FAILURES)
 async def discard_parked_item(
-    request: Request,
-    settings: SettingsDep,
-    principal: AuthorisedDep,
-    service: Service,
-    consumer: Consumer,
-    event_id: uuid.UUID,
+    request: Request, settings: SettingsDep, principal: AuthorisedDep, item: ItemDep
 ) -> Response:
     """Drop the item for good (its consumer has already moved past it)."""
-    if service == "gateway":
-        await discard_dead_letter(request.app.state.sessionmaker, infra, consumer, event_id)
+    if item.service == "gateway":
+        await discard_dead_letter(request.app.state.sessionmaker, infra, item.consumer, item.event_id)
     else:
-        await _call(request, settings, principal, service, "POST", f"/admin/dead-letters/{consumer}/{event_id}/discard")
+        await _call(request, settings, principal, item.service, "POST", f"{item.path}/discard")
     return Response(status_code=204)

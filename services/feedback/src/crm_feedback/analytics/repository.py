@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVarTuple
 
-from sqlalchemy import Row, and_, case, func, literal, or_, select
+from sqlalchemy import Row, Select, and_, case, func, literal, or_, select
 
 from crm_feedback.complaints.models import Complaint
 from crm_feedback.complaints.workflow import OPEN_STATUSES
@@ -16,6 +16,7 @@ from crm_feedback.readmodel.models import CustomerRef
 from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 OPEN = [s.value for s in OPEN_STATUSES]
+Ts = TypeVarTuple("Ts")
 
 _At = datetime | None
 _Sum = int | None  # a SUM over no rows is NULL
@@ -28,6 +29,21 @@ TotalsRow: TypeAlias = Row[int, int, int, _Sum, _Sum, int, _Sum, int, float | No
 # category, channel, severity, status, opened_at, then the other timestamps `complaints` selects
 ComplaintRow: TypeAlias = Row[str, str, str, str, datetime, _At, _At, _At, _At, _At, _At, _At]
 OpenComplaintRow: TypeAlias = Row[str, datetime]  # severity, opened_at
+
+
+def _narrowed(
+    stmt: Select[*Ts], when: Any, start: datetime | None, end: datetime | None, equal: dict[Any, uuid.UUID | None]
+) -> Select[*Ts]:
+    """`stmt` within [start, end) on `when`, and each column of `equal` equal to its value; a None
+    bound or value is no condition."""
+    if start is not None:
+        stmt = stmt.where(when >= start)
+    if end is not None:
+        stmt = stmt.where(when < end)
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 async def responses(
@@ -49,14 +65,13 @@ async def responses(
         SurveyResponse.csat_score,
         SurveyResponse.satisfaction_index,
     )
-    if start is not None:
-        stmt = stmt.where(SurveyResponse.responded_at >= start)
-    if end is not None:
-        stmt = stmt.where(SurveyResponse.responded_at < end)
-    if survey_id is not None:
-        stmt = stmt.where(SurveyResponse.survey_id == survey_id)
-    if customer_id is not None:
-        stmt = stmt.where(SurveyResponse.customer_id == customer_id)
+    stmt = _narrowed(
+        stmt,
+        SurveyResponse.responded_at,
+        start,
+        end,
+        {SurveyResponse.survey_id: survey_id, SurveyResponse.customer_id: customer_id},
+    )
     if kind is not None:
         stmt = stmt.join(Survey, Survey.id == SurveyResponse.survey_id).where(Survey.kind == kind)
     return (await session.execute(stmt.order_by(SurveyResponse.responded_at, SurveyResponse.id))).all()
@@ -104,12 +119,7 @@ async def score_totals(
         bucket = case(*whens, else_=len(bounds) - 1)
     labelled = bucket.label("bucket")
     stmt = select(labelled, *_score_columns()).group_by(labelled)
-    if start is not None:
-        stmt = stmt.where(SurveyResponse.responded_at >= start)
-    if end is not None:
-        stmt = stmt.where(SurveyResponse.responded_at < end)
-    if survey_id is not None:
-        stmt = stmt.where(SurveyResponse.survey_id == survey_id)
+    stmt = _narrowed(stmt, SurveyResponse.responded_at, start, end, {SurveyResponse.survey_id: survey_id})
     if kind is not None:
         stmt = stmt.join(Survey, Survey.id == SurveyResponse.survey_id).where(Survey.kind == kind)
     return {int(row.bucket): row for row in (await session.execute(stmt)).all()}
@@ -126,14 +136,13 @@ async def invitation_counts(
     """Per channel: (invitations, invitations answered), by when the invitation was made."""
     answered = func.sum(case((SurveyInvitation.status == "responded", 1), else_=0))
     stmt = select(SurveyInvitation.channel, func.count(), answered).group_by(SurveyInvitation.channel)
-    if start is not None:
-        stmt = stmt.where(SurveyInvitation.created_at >= start)
-    if end is not None:
-        stmt = stmt.where(SurveyInvitation.created_at < end)
-    if survey_id is not None:
-        stmt = stmt.where(SurveyInvitation.survey_id == survey_id)
-    if customer_id is not None:
-        stmt = stmt.where(SurveyInvitation.customer_id == customer_id)
+    stmt = _narrowed(
+        stmt,
+        SurveyInvitation.created_at,
+        start,
+        end,
+        {SurveyInvitation.survey_id: survey_id, SurveyInvitation.customer_id: customer_id},
+    )
     return {channel: (int(total), int(done or 0)) for channel, total, done in (await session.execute(stmt)).all()}
 
 

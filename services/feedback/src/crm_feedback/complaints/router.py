@@ -66,7 +66,7 @@ async def list_complaints(
     sort: ComplaintSort = ComplaintSort.opened_at,
 ) -> Page[ComplaintRead]:
     found, histories = await complaint_service.list_page(
-        session, filters=filters, sort=sort, limit=page.limit, cursor=page.cursor, principal=principal
+        session, filters=filters, sort=sort, page=page, principal=principal
     )
     return found.map(lambda r: views.read_model(r, histories[r.id]))
 

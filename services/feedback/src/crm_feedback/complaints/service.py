@@ -9,7 +9,7 @@ from typing import Any
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, NotFound, Unprocessable
 from crm_chassis.identity import Principal
-from crm_chassis.pagination import Page
+from crm_chassis.pagination import Page, PageParams
 from crm_chassis.patching import changes_of
 from crm_feedback import events
 from crm_feedback.common.customers import ensure_customer
@@ -113,10 +113,36 @@ async def update(session: Session, *, complaint: Complaint, data: ComplaintUpdat
         elif {"severity", "category"} & changes.keys() and complaint.deadline_source != "manual":
             await apply_policy(session, complaint)
     now = utcnow()
-    complaint.updated_at = now
-    await session.flush()
-    complaint_repo.add_history(session, complaint, actor=actor, action="edited", at=now, note=note, changes=changes)
+    await _record_change(session, complaint, actor=actor, action="edited", at=now, note=note, changes=changes)
     return complaint
+
+
+async def _record_change(
+    session: Session,
+    complaint: Complaint,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """A change to an existing complaint: stamped, written, and one line in its history."""
+    complaint.updated_at = at
+    await session.flush()
+    complaint_repo.add_history(
+        session,
+        complaint,
+        actor=actor,
+        action=action,
+        at=at,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        changes=changes,
+    )
 
 
 def _illegal(complaint: Complaint, action: str) -> Conflict:
@@ -164,9 +190,7 @@ async def transition(
         escalated_to = escalation.escalate(complaint, now, settings)
         changes = {"escalation_level": complaint.escalation_level, "escalated_to": _jsonable(escalated_to)}
     complaint.status = target
-    complaint.updated_at = now
-    await session.flush()
-    complaint_repo.add_history(
+    await _record_change(
         session,
         complaint,
         actor=actor,
@@ -206,17 +230,8 @@ async def follow_up(session: Session, *, complaint: Complaint, data: FollowUpReq
         "at": now.isoformat(),
         "by": actor,
     }
-    complaint.updated_at = now
-    await session.flush()
-    complaint_repo.add_history(
-        session,
-        complaint,
-        actor=actor,
-        action="follow_up",
-        at=now,
-        note=data.note,
-        changes={"attitude": data.attitude.value, "retained": data.retained},
-    )
+    changes = {"attitude": data.attitude.value, "retained": data.retained}
+    await _record_change(session, complaint, actor=actor, action="follow_up", at=now, note=data.note, changes=changes)
     payload = {
         "id": str(complaint.id),
         "customer_id": str(complaint.customer_id),
@@ -228,13 +243,8 @@ async def follow_up(session: Session, *, complaint: Complaint, data: FollowUpReq
 
 
 async def list_page(
-    session: Session,
-    *,
-    filters: ComplaintFilters,
-    sort: ComplaintSort,
-    limit: int,
-    cursor: str | None,
-    principal: Principal,
+    session: Session, *, filters: ComplaintFilters, sort: ComplaintSort, page: PageParams, principal: Principal
 ) -> tuple[Page[Complaint], dict[uuid.UUID, list[ComplaintHistory]]]:
-    found = await complaint_repo.list_page(session, filters, sort, limit, cursor, principal)
+    """A page of the complaints the caller may see, with each one's history."""
+    found = await complaint_repo.list_page(session, filters, sort, page.limit, page.cursor, principal)
     return found, await complaint_repo.history_for(session, [r.id for r in found.items])

@@ -16,7 +16,7 @@ from crm_feedback.config import Settings
 from crm_feedback.db import Session
 from crm_feedback.surveys import repository as survey_repo
 from crm_feedback.surveys import templates
-from crm_feedback.surveys.models import Survey, SurveyInvitation, SurveyVersion
+from crm_feedback.surveys.models import Survey, SurveyInvitation
 from crm_feedback.surveys.schemas import InvitationCreate, InvitationRead, SurveyKind
 from crm_feedback.surveys.tokens import new_token, token_hash
 
@@ -82,23 +82,17 @@ async def _csat_survey(session: Session, actor: str, language: Language) -> Surv
     survey = await survey_repo.active_of_kind(session, SurveyKind.csat)
     if survey is not None:
         return survey
-    now = utcnow()
     built_in = templates.template(SurveyKind.csat, language)
-    survey = Survey(
-        id=uuid.uuid4(),
+    return await survey_repo.add_survey(
+        session,
         title=built_in["title"],
         kind=SurveyKind.csat,
         description=built_in["description"],
         active=True,
-        current_version=1,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
+        questions=built_in["questions"],
+        actor=actor,
+        at=utcnow(),
     )
-    session.add(survey)
-    await session.flush()
-    session.add(SurveyVersion(survey_id=survey.id, number=1, questions=built_in["questions"]))
-    return survey
 
 
 async def invite_after_complaint(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 
@@ -110,3 +112,33 @@ async def responses_of_customer(session: Session, customer_id: uuid.UUID) -> Seq
 async def get_response(session: Session, survey_id: uuid.UUID, response_id: uuid.UUID) -> SurveyResponse | None:
     found = await session.get(SurveyResponse, response_id)
     return found if found is not None and found.survey_id == survey_id else None
+
+
+async def add_survey(
+    session: Session,
+    *,
+    title: str,
+    kind: str,
+    description: str | None,
+    active: bool,
+    questions: list[dict[str, Any]],
+    actor: str,
+    at: datetime,
+) -> Survey:
+    """A new survey with its first version of the questions."""
+    survey = Survey(
+        id=uuid.uuid4(),
+        title=title,
+        kind=kind,
+        description=description,
+        active=active,
+        current_version=1,
+        created_by=actor,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(survey)
+    await session.flush()
+    session.add(SurveyVersion(survey_id=survey.id, number=1, questions=questions))
+    await session.flush()
+    return survey

@@ -26,23 +26,16 @@ def _questions_json(questions: list[Question]) -> list[dict[str, object]]:
 
 
 async def create(session: Session, *, data: SurveyCreate, actor: str) -> Survey:
-    now = utcnow()
-    survey = Survey(
-        id=uuid.uuid4(),
+    return await survey_repo.add_survey(
+        session,
         title=data.title,
         kind=data.kind,
         description=data.description,
         active=data.active,
-        current_version=1,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
+        questions=_questions_json(data.questions),
+        actor=actor,
+        at=utcnow(),
     )
-    session.add(survey)
-    await session.flush()
-    session.add(SurveyVersion(survey_id=survey.id, number=1, questions=_questions_json(data.questions)))
-    await session.flush()
-    return survey
 
 
 async def get(session: Session, *, survey_id: uuid.UUID) -> Survey:

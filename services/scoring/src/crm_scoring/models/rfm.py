@@ -20,13 +20,14 @@ Segments come from R and FM = ⌈(F + M) / 2⌉ (halves round up) on this grid (
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 from crm_scoring.models.fitting import FloatArray, as_float_array
 
-SEGMENTS = (
+RfmSegment = Literal[
     "champions",
     "loyal",
     "potential_loyalist",
@@ -38,7 +39,8 @@ SEGMENTS = (
     "cannot_lose",
     "hibernating",
     "lost",
-)
+]
+SEGMENTS: tuple[str, ...] = get_args(RfmSegment)
 GRID: dict[int, tuple[str, str, str, str, str]] = {
     5: ("new", "potential_loyalist", "potential_loyalist", "champions", "champions"),
     4: ("promising", "potential_loyalist", "loyal", "champions", "champions"),

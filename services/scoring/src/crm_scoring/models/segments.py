@@ -28,11 +28,22 @@ NPS 9–10, with no open complaint and P(alive) ≥ 0.5 (or no model) → loyal.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 from numpy.typing import NDArray
 
 from crm_scoring.models.fitting import FloatArray, labels
 
+ValueSegment = Literal[
+    "profitable_big",
+    "loyal_long_term",
+    "growth_potential",
+    "strategic_customer",
+    "low_value",
+    "loyal_at_risk",
+    "big_at_risk",
+]
 SEGMENT_TABLE: dict[str, tuple[str, str, str]] = {
     # segment: (relationship type, strategy, focus)
     "profitable_big": ("ordinary", "keep", "convenience and efficiency"),
@@ -43,6 +54,7 @@ SEGMENT_TABLE: dict[str, tuple[str, str, str]] = {
     "loyal_at_risk": ("partnership", "retain", "find and remove the cause of the risk, in person"),
     "big_at_risk": ("ordinary", "retain", "service recovery and a reason to come back"),
 }
+assert tuple(SEGMENT_TABLE) == get_args(ValueSegment)  # one list of names, in the table's order
 # Churn countermeasures (DOMAIN.md §2, step 4 of churned-customer management), one per value segment
 # (`countermeasures` in the settings: win_back, retain, maintain, let_go). Those that give the
 # account manager a retention action when a customer turns at risk or lost:

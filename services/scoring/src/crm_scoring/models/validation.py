@@ -15,6 +15,7 @@ card's, which adds the dropout-at-first-purchase allowance for one-time buyers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,18 @@ def _errors(predicted: FloatArray, actual: FloatArray) -> dict[str, float | None
     }
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """The cohort's days for the tracking plot: each customer's first purchase day and the cohort's
+    repeat purchase days per day, as date ordinals, with the calibration end and the holdout end."""
+
+    first_day: FloatArray
+    repeat_days_by_day: dict[int, int]
+    as_of_day: int
+    until_day: int
+    days_per_unit: float
+
+
 def validate(
     *,
     bgnbd: BgNbdParams,
@@ -65,15 +78,10 @@ def validate(
     holdout_length: float,
     holdout_days: FloatArray,
     holdout_spend: FloatArray,
-    first_day: FloatArray,
-    repeat_days_by_day: dict[int, int],
-    as_of_day: int,
-    until_day: int,
-    days_per_unit: float,
+    timeline: Timeline,
 ) -> dict[str, Any]:
-    """The validation of a calibration cohort (buyers up to `as_of`); time in model units but for
-    the `*_day` ordinals. `holdout_days`/`holdout_spend`: each customer's purchase days and spend in
-    the holdout; `repeat_days_by_day`: repeat purchase days of the cohort per day ordinal."""
+    """The validation of a calibration cohort (buyers up to `as_of`); time in model units.
+    `holdout_days`/`holdout_spend`: each customer's purchase days and spend in the holdout."""
     plain = bgnbd_predict.expected_purchases(bgnbd, holdout_length, x, t_x, T, one_time_rule=False)
     card = bgnbd_predict.expected_purchases(bgnbd, holdout_length, x, t_x, T)
     classes = np.minimum(x, TOP_CLASS).astype(int)
@@ -95,7 +103,7 @@ def validate(
         "customers": int(x.size),
         "holdout_length": holdout_length,
         "by_frequency": by_class,
-        "tracking": _tracking(bgnbd, first_day, repeat_days_by_day, as_of_day, until_day, days_per_unit),
+        "tracking": _tracking(bgnbd, timeline),
         "spend": _spend(gg, x, repeat_mean, holdout_days, holdout_spend),
         "errors": _errors(plain, holdout_days),
         "errors_with_one_time_rule": _errors(card, holdout_days),
@@ -104,14 +112,9 @@ def validate(
     }
 
 
-def _tracking(
-    params: BgNbdParams,
-    first_day: FloatArray,
-    repeat_days_by_day: dict[int, int],
-    as_of_day: int,
-    until_day: int,
-    days_per_unit: float,
-) -> dict[str, Any]:
+def _tracking(params: BgNbdParams, timeline: Timeline) -> dict[str, Any]:
+    first_day, repeat_days_by_day, until_day = timeline.first_day, timeline.repeat_days_by_day, timeline.until_day
+    days_per_unit = timeline.days_per_unit
     if not first_day.size:
         return {"calibration_weeks": 0, "points": []}
     start = int(first_day.min())
@@ -129,7 +132,7 @@ def _tracking(
         points.append({"week": week, "day": end, "actual": actual, "predicted": predicted})
         if end >= until_day:
             break
-    return {"calibration_weeks": (as_of_day - start) / 7.0, "points": points}
+    return {"calibration_weeks": (timeline.as_of_day - start) / 7.0, "points": points}
 
 
 def _spend(

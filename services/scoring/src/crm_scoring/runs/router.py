@@ -154,12 +154,7 @@ async def list_run_scores(
 ) -> Page[ScoreSummary]:
     await _backtest(session, run_id)
     return await score_service.list_page(
-        session,
-        principal,
-        run_id=run_id,
-        **filters,
-        limit=page.limit,
-        cursor=page.cursor,
+        session, principal, filters, run_id=run_id, limit=page.limit, cursor=page.cursor
     )
 
 

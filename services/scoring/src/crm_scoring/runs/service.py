@@ -281,11 +281,13 @@ async def _validate(
         holdout_length=(until - pop.as_of).total_seconds() / 86400.0 / settings.days_per_unit,
         holdout_days=days[has],
         holdout_spend=spend[has],
-        first_day=pop.columns["first_day"][has],
-        repeat_days_by_day=repeats,
-        as_of_day=business_date(pop.as_of).toordinal(),
-        until_day=business_date(until).toordinal(),
-        days_per_unit=settings.days_per_unit,
+        timeline=validation.Timeline(
+            first_day=pop.columns["first_day"][has],
+            repeat_days_by_day=repeats,
+            as_of_day=business_date(pop.as_of).toordinal(),
+            until_day=business_date(until).toordinal(),
+            days_per_unit=settings.days_per_unit,
+        ),
     )
 
 

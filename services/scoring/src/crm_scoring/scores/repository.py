@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -47,15 +48,22 @@ async def get_of_run(session: Session, run_id: uuid.UUID, customer_id: uuid.UUID
     return None if found is None else found._mapping
 
 
+@dataclass(frozen=True)
+class ScoreFilters:
+    """A score list's filters, the same for the live cards and a backtest's results."""
+
+    segment: str | None = None  # a value segment or an RFM segment
+    abc_class: str | None = None
+    churn_risk_gte: float | None = None
+    care_status: str | None = None
+    owner_id: uuid.UUID | None = None
+
+
 async def list_page(
     session: Session,
+    filters: ScoreFilters,
     *,
     run_id: uuid.UUID | None = None,
-    segment: str | None,
-    abc_class: str | None,
-    churn_risk_gte: float | None,
-    care_status: str | None,
-    owner_id: uuid.UUID | None,
     visible_owners: frozenset[uuid.UUID] | None = None,
     limit: int,
     cursor: str | None,
@@ -66,17 +74,17 @@ async def list_page(
     stmt = _base(table)
     if run_id is not None:
         stmt = stmt.where(RunScore.run_id == run_id)
-    if segment in SEGMENT_TABLE:
-        stmt = stmt.where(c.value_segment == segment)
-    elif segment in rfm.SEGMENTS:
-        stmt = stmt.where(c.rfm_segment == segment)
-    for column, wanted in ((c.abc_class, abc_class), (c.care_status, care_status)):
+    if filters.segment in SEGMENT_TABLE:
+        stmt = stmt.where(c.value_segment == filters.segment)
+    elif filters.segment in rfm.SEGMENTS:
+        stmt = stmt.where(c.rfm_segment == filters.segment)
+    for column, wanted in ((c.abc_class, filters.abc_class), (c.care_status, filters.care_status)):
         if wanted is not None:
             stmt = stmt.where(column == wanted)
-    if churn_risk_gte is not None:
-        stmt = stmt.where(c.churn_risk >= churn_risk_gte)
-    if owner_id is not None:
-        stmt = stmt.where(CustomerRef.owner_id == owner_id)
+    if filters.churn_risk_gte is not None:
+        stmt = stmt.where(c.churn_risk >= filters.churn_risk_gte)
+    if filters.owner_id is not None:
+        stmt = stmt.where(CustomerRef.owner_id == filters.owner_id)
     if visible_owners is not None:
         stmt = stmt.where(CustomerRef.owner_id.in_(visible_owners))
     order: list[tuple[Any, bool]] = [(c.customer_id, False)]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
@@ -12,31 +12,15 @@ from crm_chassis.errors import NotFound
 from crm_chassis.etag import etag_for, not_modified
 from crm_chassis.pagination import Page, PageDep
 from crm_scoring.access import CarerDep, ReaderDep, own_customers_only
+from crm_scoring.models.rfm import RfmSegment
+from crm_scoring.models.segments import ValueSegment
 from crm_scoring.scores import cards
 from crm_scoring.scores import repository as score_repo
 from crm_scoring.scores import service as score_service
 from crm_scoring.scores.schemas import CareItem, ScoreCard, ScoreSummary
 
 router = APIRouter(tags=["scores"])
-# The value segments (models/segments.py) and the RFM segments (models/rfm.py); a test keeps them equal.
-SegmentName = Literal[
-    "strategic_customer",
-    "loyal_long_term",
-    "profitable_big",
-    "growth_potential",
-    "low_value",
-    "champions",
-    "loyal",
-    "potential_loyalist",
-    "new",
-    "promising",
-    "needs_attention",
-    "about_to_sleep",
-    "at_risk",
-    "cannot_lose",
-    "hibernating",
-    "lost",
-]
+SegmentName = Literal[ValueSegment, RfmSegment]
 Segment = Annotated[SegmentName | None, Query(description="a value segment or an RFM segment")]
 
 
@@ -46,18 +30,12 @@ def score_filters(
     churn_risk_gte: Annotated[float | None, Query(ge=0, le=1)] = None,
     care_status: Literal["on_track", "due", "overdue", "lapsed"] | None = None,
     owner_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
+) -> score_repo.ScoreFilters:
     """The filters of a score list, shared by the live list and a backtest's."""
-    return {
-        "segment": segment,
-        "abc_class": abc_class,
-        "churn_risk_gte": churn_risk_gte,
-        "care_status": care_status,
-        "owner_id": owner_id,
-    }
+    return score_repo.ScoreFilters(segment, abc_class, churn_risk_gte, care_status, owner_id)
 
 
-ScoreFiltersDep = Annotated[dict[str, Any], Depends(score_filters)]
+ScoreFiltersDep = Annotated[score_repo.ScoreFilters, Depends(score_filters)]
 
 
 @router.get(
@@ -89,13 +67,7 @@ async def list_scores(
     principal: ReaderDep,
     filters: ScoreFiltersDep,
 ) -> Page[ScoreSummary]:
-    return await score_service.list_page(
-        session,
-        principal,
-        **filters,
-        limit=page.limit,
-        cursor=page.cursor,
-    )
+    return await score_service.list_page(session, principal, filters, limit=page.limit, cursor=page.cursor)
 
 
 @router.get(

@@ -73,32 +73,17 @@ def summary(s: score_repo.ScoreRow) -> ScoreSummary:
 async def list_page(
     session: Session,
     principal: Principal,
+    filters: score_repo.ScoreFilters,
     *,
     run_id: uuid.UUID | None = None,
-    segment: str | None,
-    abc_class: str | None,
-    churn_risk_gte: float | None,
-    care_status: str | None,
-    owner_id: uuid.UUID | None,
     limit: int,
     cursor: str | None,
 ) -> Page[ScoreSummary]:
     """The live cards (or a backtest's results) the caller may see, filtered."""
     only = own_customers_only(principal)
-    if only is not None and owner_id is not None and owner_id not in only:
+    if only is not None and filters.owner_id is not None and filters.owner_id not in only:
         raise Forbidden("an account manager sees their own (or their team's) customers only")
-    found = await score_repo.list_page(
-        session,
-        run_id=run_id,
-        segment=segment,
-        abc_class=abc_class,
-        churn_risk_gte=churn_risk_gte,
-        care_status=care_status,
-        owner_id=owner_id,
-        visible_owners=only,
-        limit=limit,
-        cursor=cursor,
-    )
+    found = await score_repo.list_page(session, filters, run_id=run_id, visible_owners=only, limit=limit, cursor=cursor)
     return found.map(summary)
 
 
