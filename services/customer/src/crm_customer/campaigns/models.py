@@ -7,11 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, Uuid
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import JsonType, UTCDateTime, utcnow
 from crm_customer.db import Base
+from crm_customer.job_models import JobColumns
 
 
 class Campaign(Base):
@@ -70,7 +71,7 @@ class CampaignResponse(Base):
     __table_args__ = (Index("ix_campaign_response_campaign_id_occurred_at_id", "campaign_id", "occurred_at", "id"),)
 
 
-class CampaignSnapshot(Base):
+class CampaignSnapshot(JobColumns, Base):
     """The job a start runs: the target's customers become members, those without consent are counted."""
 
     __tablename__ = "campaign_snapshot"
@@ -81,11 +82,5 @@ class CampaignSnapshot(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)  # customers matching the target at the start
     added: Mapped[int] = mapped_column(Integer, default=0)
     excluded: Mapped[int] = mapped_column(Integer, default=0)  # without marketing consent
-    error_summary: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_campaign_snapshot_status_heartbeat_at", "status", "heartbeat_at"),)

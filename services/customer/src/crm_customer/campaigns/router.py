@@ -32,6 +32,7 @@ from crm_customer.campaigns.schemas import (
 from crm_customer.deps import SettingsDep
 from crm_customer.imports.background import jobs_lifespan, spawn
 from crm_customer.imports.schemas import JobStatus
+from crm_customer.job_schemas import JobReadEnd
 
 router = APIRouter(
     prefix="/campaigns", tags=["campaigns"], lifespan=jobs_lifespan("campaign-start", campaign_repo.fail_orphans)
@@ -58,11 +59,7 @@ def _job(job: CampaignSnapshot) -> CampaignStartRead:
         progress=CampaignStartProgress(
             done=job.added + job.excluded, total=job.total, added=job.added, excluded=job.excluded
         ),
-        error_summary=job.error_summary,
-        created_by=job.created_by,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+        **JobReadEnd.values_of(job),
     )
 
 

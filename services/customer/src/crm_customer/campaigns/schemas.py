@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from crm_chassis.dates import CalendarDate, Instant, OccurredAt
 from crm_customer.customers.schemas import CustomerFilters
 from crm_customer.imports.schemas import JobStatus, Progress
+from crm_customer.job_schemas import JobReadEnd
 from crm_customer.orders.schemas import Currency, Money
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -165,18 +166,17 @@ class CampaignStartProgress(Progress):
     excluded: int = Field(description="customers of the target left out so far: no marketing consent")
 
 
-class CampaignStartRead(BaseModel):
-    """The job of a start: fixes the campaign's members."""
+class CampaignStartFields(BaseModel):
+    """`CampaignStartRead`'s own fields, which the public shape lists before `JobReadEnd`'s."""
 
     id: uuid.UUID
     campaign_id: uuid.UUID
     status: JobStatus
     progress: CampaignStartProgress
-    error_summary: str | None
-    created_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+
+
+class CampaignStartRead(JobReadEnd, CampaignStartFields):
+    """The job of a start: fixes the campaign's members."""
 
 
 class CampaignMemberRead(BaseModel):

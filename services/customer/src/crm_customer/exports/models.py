@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, Uuid
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_chassis.db import JsonType, UTCDateTime
+from crm_chassis.db import JsonType
 from crm_customer.db import Base
+from crm_customer.job_models import JobColumns
 
 
-class ExportJob(Base):
+class ExportJob(JobColumns, Base):
     """One CSV export: which records (the list endpoint's filters) and where the file stands."""
 
     __tablename__ = "export_job"
@@ -22,12 +22,6 @@ class ExportJob(Base):
     filters: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int | None] = mapped_column(Integer)  # known when the export has finished
-    error_summary: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_export_job_created_at_id", "created_at", "id"),

@@ -32,6 +32,7 @@ from crm_customer.exports.schemas import ExportKind
 from crm_customer.imports.schemas import JobStatus
 from crm_customer.interactions import service as interaction_service
 from crm_customer.interactions.schemas import InteractionFilters, InteractionRead
+from crm_customer.job_schemas import finished_event
 from crm_customer.orders import service as order_service
 from crm_customer.orders.schemas import OrderFilters, OrderRead
 
@@ -167,13 +168,5 @@ async def announce_finished(session: Session, job_id: uuid.UUID) -> None:
     job = await export_repo.get(session, job_id)
     if job is None:
         return
-    data = {
-        "id": str(job.id),
-        "kind": job.kind,
-        "status": job.status,
-        "total": job.total,
-        "error_summary": job.error_summary,
-        "created_by": job.created_by,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
+    data = finished_event(job, total=job.total)
     await events.publish(session, events.EXPORT_FINISHED, job.id, data, version=1)

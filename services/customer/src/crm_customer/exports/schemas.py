@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +13,7 @@ from crm_customer.customers.schemas import CustomerFilters
 from crm_customer.exports.models import ExportJob
 from crm_customer.imports.schemas import JobStatus, Progress
 from crm_customer.interactions.schemas import InteractionFilters
+from crm_customer.job_schemas import JobReadEnd
 from crm_customer.orders.schemas import OrderFilters
 
 
@@ -49,19 +49,18 @@ class ExportCreate(BaseModel):
         return self
 
 
-class ExportJobRead(BaseModel):
+class ExportJobFields(BaseModel):
+    """`ExportJobRead`'s own fields, which the public shape lists before `JobReadEnd`'s."""
+
     id: uuid.UUID
     kind: ExportKind
     status: JobStatus
     filters: dict[str, Any]
     progress: Progress
     download: str | None = Field(description="where to fetch the CSV once the export has succeeded")
-    error_summary: str | None
-    created_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
+
+class ExportJobRead(JobReadEnd, ExportJobFields):
     @classmethod
     def of(cls, job: ExportJob) -> ExportJobRead:
         status = JobStatus(job.status)
@@ -72,9 +71,5 @@ class ExportJobRead(BaseModel):
             filters=job.filters,
             progress=Progress(done=job.done, total=job.total),
             download=public_link(f"/exports/{job.id}/download") if status == JobStatus.succeeded else None,
-            error_summary=job.error_summary,
-            created_by=job.created_by,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
+            **JobReadEnd.values_of(job),
         )

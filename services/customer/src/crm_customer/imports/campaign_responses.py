@@ -11,24 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
-from crm_chassis.errors import AppError
 from crm_customer.campaigns import repository as campaign_repo
 from crm_customer.campaigns import service as campaign_service
 from crm_customer.campaigns.schemas import CampaignResponseCreate, CampaignResponseRead
-from crm_customer.db import IntegrityError, Session
-from crm_customer.imports import references
-from crm_customer.imports.columns import KindSpec, row_values
+from crm_customer.db import Session
+from crm_customer.imports.columns import KindSpec
 from crm_customer.imports.context import ImportContext
-from crm_customer.imports.outcome import (
-    CONFLICTED,
-    ChunkOutcome,
-    Row,
-    from_app_error,
-    from_validation,
-    savepoint,
-)
+from crm_customer.imports.outcome import ChunkOutcome, Row
+from crm_customer.imports.rows import add_new, validated
 
 
 class CampaignResponseRow(CampaignResponseCreate):
@@ -51,47 +41,23 @@ def _key(item: Any) -> tuple[Any, ...]:
 
 async def process(session: Session, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
     out = ChunkOutcome()
-    read = []
-    for number, cells in rows:
-        values, problems = row_values(SPEC, columns, cells)
-        if problems:
-            out.fail(number, problems)
-        else:
-            read.append((number, values))
-    resolved, unknown = await references.resolve(session, SPEC, read, ctx.principal)
-    for number, problems in unknown:
-        out.fail(number, problems)
-    parsed: list[tuple[int, CampaignResponseRow]] = []
-    for number, values in resolved:
-        try:
-            parsed.append((number, CampaignResponseRow.model_validate(values)))
-        except ValidationError as exc:
-            out.fail(number, from_validation(exc))
+    parsed = await validated(session, SPEC, CampaignResponseRow, columns, rows, ctx.principal, out)
     recorded: set[tuple[Any, ...]] = set()
     if parsed:
         campaign_ids = {d.campaign_id for _, d in parsed}
         customer_ids = {d.customer_id for _, d in parsed}
         recorded = set(await campaign_repo.recorded_responses(session, campaign_ids, customer_ids))
-    for number, data in parsed:
-        if _key(data) in recorded:
-            out.skipped += 1
-            continue
-        try:
-            async with savepoint(session):
-                campaign = await campaign_service.get(session, campaign_id=data.campaign_id, principal=ctx.principal)
-                await campaign_service.record_response(
-                    session,
-                    campaign=campaign,
-                    data=CampaignResponseCreate.model_validate(data.model_dump(exclude={"campaign_id"})),
-                    principal=ctx.principal,
-                    phone_region=ctx.phone_region,
-                )
-        except AppError as exc:
-            out.fail(number, from_app_error(exc, {"campaign_not_found": "campaign_id", "not_a_member": "customer_id"}))
-            continue
-        except IntegrityError:
-            out.fail(number, [CONFLICTED])
-            continue
-        recorded.add(_key(data))
-        out.created += 1
+
+    async def record(data: CampaignResponseRow) -> None:
+        campaign = await campaign_service.get(session, campaign_id=data.campaign_id, principal=ctx.principal)
+        await campaign_service.record_response(
+            session,
+            campaign=campaign,
+            data=CampaignResponseCreate.model_validate(data.model_dump(exclude={"campaign_id"})),
+            principal=ctx.principal,
+            phone_region=ctx.phone_region,
+        )
+
+    columns_of = {"campaign_not_found": "campaign_id", "not_a_member": "customer_id"}
+    await add_new(session, parsed, _key, recorded, record, out, columns_of)
     return out

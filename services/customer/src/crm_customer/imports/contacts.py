@@ -19,10 +19,10 @@ from crm_customer.contacts import service as contact_service
 from crm_customer.contacts.schemas import ContactCreate, ContactRead
 from crm_customer.customers import service as customer_service
 from crm_customer.db import IntegrityError, Session
-from crm_customer.imports import references
-from crm_customer.imports.columns import KindSpec, row_values
+from crm_customer.imports.columns import KindSpec
 from crm_customer.imports.context import ImportContext
 from crm_customer.imports.outcome import CONFLICTED, ChunkOutcome, Row, from_app_error, from_validation, savepoint
+from crm_customer.imports.rows import resolved
 
 
 class ContactRow(ContactCreate):
@@ -41,17 +41,7 @@ SPEC = KindSpec(
 
 async def process(session: Session, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
     out = ChunkOutcome()
-    read = []
-    for number, cells in rows:
-        values, problems = row_values(SPEC, columns, cells)
-        if problems:
-            out.fail(number, problems)
-        else:
-            read.append((number, values))
-    resolved, unknown = await references.resolve(session, SPEC, read, ctx.principal)
-    for number, problems in unknown:
-        out.fail(number, problems)
-    for number, values in resolved:
+    for number, values in await resolved(session, SPEC, columns, rows, ctx.principal, out):
         try:
             row = ContactRow.model_validate(values)
         except ValidationError as exc:

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_chassis.db import JsonType, UTCDateTime
+from crm_chassis.db import JsonType
 from crm_customer.db import Base
+from crm_customer.job_models import JobColumns
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
 
 
-class ImportJob(Base):
+class ImportJob(JobColumns, Base):
     """One uploaded CSV file and what became of its rows."""
 
     __tablename__ = "import_job"
@@ -34,15 +34,9 @@ class ImportJob(Base):
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
-    error_summary: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Written with every chunk; a queued or running job whose heartbeat stops was orphaned by a crash.
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # SHA-256 of the uploaded bytes: the same file sent again is refused unless forced.
-    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the uploaded bytes: the same file sent again is refused unless forced. Listed after
+    # the job columns, where the migration that added it put it.
+    file_sha256: Mapped[str | None] = mapped_column(String(64), sort_order=1)
 
     __table_args__ = (
         Index("ix_import_job_created_at_id", "created_at", "id"),

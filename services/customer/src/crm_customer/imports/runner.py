@@ -32,6 +32,7 @@ from crm_customer.imports.context import ImportContext
 from crm_customer.imports.csvfile import Layout, read_chunks
 from crm_customer.imports.outcome import ChunkOutcome, Row, RowError
 from crm_customer.imports.schemas import ImportKind, JobStatus
+from crm_customer.job_schemas import finished_event
 
 CHUNK_ROWS = 1000
 MAX_STORED_ERRORS = 10_000  # a file of bad rows is reported by its first errors, its counts stay exact
@@ -183,23 +184,13 @@ async def announce_finished(session: Session, job_id: uuid.UUID) -> None:
     job = await job_repo.get(session, job_id)
     if job is None:
         return
-    data = {
-        "id": str(job.id),
-        "kind": job.kind,
-        "status": job.status,
-        "dry_run": job.dry_run,
-        "atomic": job.atomic,
-        "total": job.total,
-        "counts": {
-            "created": job.created_count,
-            "updated": job.updated_count,
-            "skipped": job.skipped_count,
-            "failed": job.failed_count,
-        },
-        "error_summary": job.error_summary,
-        "created_by": job.created_by,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    counts = {
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "skipped": job.skipped_count,
+        "failed": job.failed_count,
     }
+    data = finished_event(job, dry_run=job.dry_run, atomic=job.atomic, total=job.total, counts=counts)
     await events.publish(session, events.IMPORT_FINISHED, job.id, data, version=1)
 
 

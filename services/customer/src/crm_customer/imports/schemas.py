@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from crm_customer.imports.models import ImportJob, ImportRowError
+from crm_customer.job_schemas import JobReadEnd
 
 
 class ImportKind(StrEnum):
@@ -63,7 +63,9 @@ class RowErrorRead(BaseModel):
         return cls(row=error.row_number, column=error.column_name, code=error.code, message=error.message)
 
 
-class ImportJobRead(BaseModel):
+class ImportJobFields(BaseModel):
+    """`ImportJobRead`'s own fields, which the public shape lists before `JobReadEnd`'s."""
+
     id: uuid.UUID
     kind: ImportKind
     status: JobStatus
@@ -79,12 +81,9 @@ class ImportJobRead(BaseModel):
     counts: Counts
     error_count: int = Field(description="row errors recorded; the first ones are in `errors`")
     errors: list[RowErrorRead]
-    error_summary: str | None
-    created_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
+
+class ImportJobRead(JobReadEnd, ImportJobFields):
     @classmethod
     def of(cls, job: ImportJob, errors: list[ImportRowError]) -> ImportJobRead:
         return cls(
@@ -108,9 +107,5 @@ class ImportJobRead(BaseModel):
             ),
             error_count=job.error_count,
             errors=[RowErrorRead.of(e) for e in errors],
-            error_summary=job.error_summary,
-            created_by=job.created_by,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
+            **JobReadEnd.values_of(job),
         )

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, Uuid
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_chassis.db import JsonType, UTCDateTime
+from crm_chassis.db import JsonType
 from crm_customer.db import Base
+from crm_customer.job_models import JobColumns
 
 
-class ReassignmentJob(Base):
+class ReassignmentJob(JobColumns, Base):
     """One hand-over: whose customers (the filter narrows them) go to whom, why, and how far it got."""
 
     __tablename__ = "reassignment_job"
@@ -25,12 +25,6 @@ class ReassignmentJob(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)  # customers matching when the job started
     moved: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)  # changed owner meanwhile: left alone
-    error_summary: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_reassignment_job_created_at_id", "created_at", "id"),

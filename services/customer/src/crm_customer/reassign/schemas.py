@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from crm_customer.customers.schemas import AcquisitionChannel, Kind, LifecycleStage
 from crm_customer.imports.schemas import JobStatus, Progress
+from crm_customer.job_schemas import JobReadEnd
 from crm_customer.reassign.models import ReassignmentJob
 
 
@@ -42,7 +42,9 @@ class ReassignProgress(Progress):
     skipped: int = Field(description="customers whose owner changed while the job ran: left as they were")
 
 
-class ReassignJobRead(BaseModel):
+class ReassignJobFields(BaseModel):
+    """`ReassignJobRead`'s own fields, which the public shape lists before `JobReadEnd`'s."""
+
     id: uuid.UUID
     status: JobStatus
     from_owner_id: uuid.UUID
@@ -50,12 +52,9 @@ class ReassignJobRead(BaseModel):
     reason: str
     filter: dict[str, Any]
     progress: ReassignProgress
-    error_summary: str | None
-    created_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
+
+class ReassignJobRead(JobReadEnd, ReassignJobFields):
     @classmethod
     def of(cls, job: ReassignmentJob) -> ReassignJobRead:
         return cls(
@@ -68,11 +67,7 @@ class ReassignJobRead(BaseModel):
             progress=ReassignProgress(
                 done=job.moved + job.skipped, total=job.total, moved=job.moved, skipped=job.skipped
             ),
-            error_summary=job.error_summary,
-            created_by=job.created_by,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
+            **JobReadEnd.values_of(job),
         )
 
 
