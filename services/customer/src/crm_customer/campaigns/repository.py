@@ -28,6 +28,11 @@ MEMBER_ORDER = [(CampaignMember.customer_id, False)]
 UNFINISHED = job_rows.UNFINISHED
 
 
+def live() -> ColumnElement[bool]:
+    """Campaigns not deleted."""
+    return Campaign.deleted_at.is_(None)
+
+
 def visible(principal: Principal) -> ColumnElement[bool]:
     """Campaigns the caller may see: an agent their own, a manager their team's, others all."""
     owners = visible_owners(principal)
@@ -37,7 +42,7 @@ def visible(principal: Principal) -> ColumnElement[bool]:
 async def get(
     session: AsyncSession, campaign_id: uuid.UUID, principal: Principal, *, for_update: bool = False
 ) -> Campaign | None:
-    stmt = select(Campaign).where(Campaign.id == campaign_id, Campaign.deleted_at.is_(None), visible(principal))
+    stmt = select(Campaign).where(Campaign.id == campaign_id, live(), visible(principal))
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt.execution_options(populate_existing=True))
@@ -45,14 +50,14 @@ async def get(
 
 async def exists(session: AsyncSession, campaign_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     """Those of the ids that name campaigns not deleted (whoever's they are)."""
-    stmt = select(Campaign.id).where(one_of(Campaign.id, campaign_ids), Campaign.deleted_at.is_(None))
+    stmt = select(Campaign.id).where(one_of(Campaign.id, campaign_ids), live())
     return set((await session.scalars(stmt)).all())
 
 
 async def list_page(
     session: AsyncSession, filters: CampaignFilters, limit: int, cursor: str | None, principal: Principal
 ) -> Page[Campaign]:
-    stmt = select(Campaign).where(Campaign.deleted_at.is_(None), visible(principal))
+    stmt = select(Campaign).where(live(), visible(principal))
     for name in ("status", "channel", "owner_id"):
         value = getattr(filters, name)
         if value is not None:
