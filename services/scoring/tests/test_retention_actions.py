@@ -385,6 +385,9 @@ async def test_churn_analytics_count_reasons_and_win_back_rates(
     client: httpx.AsyncClient, db: Maker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await opened_for_everyone(db)
+    # reasons are recorded, and actions closed, at the server's now: the test's clock, not the machine's
+    monkeypatch.setattr("crm_scoring.reasons.service.utcnow", lambda: NOW)
+    monkeypatch.setattr("crm_scoring.retention.service.utcnow", lambda: NOW)
     await client.post(f"/customers/{ids['gone']}/churn-reasons", json={"code": "price"})
     await client.post(f"/customers/{ids['steady_a']}/churn-reasons", json={"code": "service"})
     survey = {"response_id": str(uuid.uuid4()), "customer_id": str(ids["steady_b"])}

@@ -78,8 +78,10 @@ def leave_without_stragglers(timeout: float = STRAGGLER_SECONDS) -> None:
     interpreter's exit forever, until the orchestrator kills it; wait a little for such threads,
     name them, and leave without them."""
     deadline = time.monotonic() + timeout
-    for thread in _stragglers():
-        thread.join(max(0.0, deadline - time.monotonic()))
+    # polled rather than joined with a timeout: a timed join waits on an absolute deadline, which a
+    # clock moved by libfaketime (the CI's year-ahead pass) turns into a wait of a year
+    while _stragglers() and time.monotonic() < deadline:
+        time.sleep(0.05)
     left = _stragglers()
     if left:
         logger.warning(
