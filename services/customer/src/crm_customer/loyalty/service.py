@@ -354,12 +354,13 @@ async def set_manual_tier(
 
 
 async def clear_manual_tier(session: Session, *, customer: Customer, principal: Principal) -> CustomerTier:
-    """Back to the points rule; 404 when no tier was set by hand."""
+    """Back to the points rule. Idempotent: with no tier set by hand nothing changes (a 404 would
+    read as "no such customer")."""
     _require_lead(principal)
     await customer_repo.lock(session, [customer.id])
     before = await customer_tier(session, customer.id)
     if before.manual is None:
-        raise NotFound("no tier is set by hand for this customer", code="no_manual_tier")
+        return before
     await session.delete(before.manual)
     await session.flush()
     await _announce_tier(session, customer.id, before.tier, before.points_tier, before.balance)
