@@ -117,6 +117,16 @@ async def test_tiers_are_admin_managed_with_unique_thresholds_and_etags(client: 
     assert (await client.get(url)).status_code == 404
 
 
+async def test_a_retried_tier_post_with_its_idempotency_key_adds_one_tier(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "tier-1"}
+    body = {"name": "Gold", "threshold": 500}
+    first = await client.post("/loyalty/tiers", json=body, headers=headers)
+    again = await client.post("/loyalty/tiers", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert len((await client.get("/loyalty/tiers")).json()["items"]) == 1
+
+
 async def test_the_tier_follows_the_points_balance(client: httpx.AsyncClient, db: Any) -> None:
     await make_tier(client, "Member", 0)
     silver = await make_tier(client, "Silver", 100)
