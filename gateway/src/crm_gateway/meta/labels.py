@@ -150,6 +150,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "threatened_to_leave": ("Threatened to leave", "威胁流失"),
         "other": ("Other", "其他"),
     },
+    "benefit_kind": {"material": ("Material", "物质"), "non_material": ("Non-material", "非物质")},
+    "tier_source": {"points": ("By points", "按积分"), "manual": ("Set by hand", "手动设定")},
+    "care_class": {
+        "A": ("Class A", "A类"),
+        "B": ("Class B", "B类"),
+        "C": ("Class C", "C类"),
+        "unclassified": ("Unclassified", "未分类"),
+    },
     "job_status": {
         "queued": ("Queued", "排队中"),
         "running": ("Running", "进行中"),

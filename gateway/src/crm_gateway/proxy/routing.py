@@ -50,8 +50,18 @@ ROUTES: tuple[Route, ...] = (
         "analytics/satisfaction",
         "analytics/complaints",
     ),
+    *_routes("customer", "analytics/care-budget"),
     *_routes(
-        "customer", "customers", "orders", "interactions", "merges", "imports", "exports", "prospects", "campaigns"
+        "customer",
+        "customers",
+        "orders",
+        "interactions",
+        "merges",
+        "imports",
+        "exports",
+        "prospects",
+        "campaigns",
+        "loyalty",
     ),
 )
 

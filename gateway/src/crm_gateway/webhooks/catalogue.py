@@ -29,6 +29,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
         "contact.removed",
         "points.changed",
         "concession.granted",
+        "customer.tier_changed",
         "import.finished",
         "export.finished",
         "campaign.started",

@@ -1,21 +1,39 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from crm_chassis.db import SessionDep
+from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.pagination import Page, PageDep
 from crm_customer.deps import CustomerDep
 from crm_customer.loyalty import service as loyalty_service
+from crm_customer.loyalty.models import CareBudget, Tier
 from crm_customer.loyalty.schemas import (
+    PERIOD_PATTERN,
+    CareBudgetFilters,
+    CareBudgetRead,
+    CareBudgetReport,
+    CareBudgetSet,
+    CareClass,
     ConcessionCreate,
     ConcessionRead,
+    CustomerTierRead,
+    ManualTierSet,
     PointsCreate,
     PointsEntryRead,
     PointsLedger,
+    TierCreate,
+    TierRead,
+    TierSummary,
+    TierUpdate,
 )
 
 router = APIRouter(tags=["points and concessions"])
+PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="a calendar month, YYYY-MM")]
 
 
 @router.post("/customers/{customer_id}/points", status_code=201, response_model=PointsEntryRead, summary="Earn, redeem")
@@ -52,3 +70,206 @@ async def list_concessions(customer: CustomerDep, session: SessionDep, page: Pag
         session, customer_id=customer.id, limit=page.limit, cursor=page.cursor
     )
     return found.map(ConcessionRead.model_validate)
+
+
+# Membership tiers
+
+
+async def valid_tier(tier_id: uuid.UUID, session: SessionDep) -> Tier:
+    return await loyalty_service.get_tier(session, tier_id)
+
+
+TierDep = Annotated[Tier, Depends(valid_tier)]
+
+
+def _tier(tier: Tier, response: Response) -> TierRead:
+    response.headers["ETag"] = etag_for(tier.version)
+    return TierRead.model_validate(tier)
+
+
+@router.get("/loyalty/tiers", response_model=Page[TierRead], tags=["membership tiers"], summary="Tiers, lowest first")
+async def list_tiers(session: SessionDep) -> Page[TierRead]:
+    return Page(items=[TierRead.model_validate(t) for t in await loyalty_service.list_tiers(session)])
+
+
+@router.post(
+    "/loyalty/tiers", status_code=201, response_model=TierRead, tags=["membership tiers"], summary="Add a tier (admin)"
+)
+async def create_tier(body: TierCreate, session: SessionDep, principal: PrincipalDep, response: Response) -> TierRead:
+    tier = await loyalty_service.create_tier(session, data=body, principal=principal)
+    response.headers["Location"] = f"/loyalty/tiers/{tier.id}"
+    return _tier(tier, response)
+
+
+@router.get(
+    "/loyalty/tiers/{tier_id}",
+    response_model=TierRead,
+    tags=["membership tiers"],
+    summary="Read a tier",
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+async def read_tier(tier: TierDep, request: Request, response: Response) -> TierRead | Response:
+    cached = not_modified(request, etag_for(tier.version))
+    return cached if cached is not None else _tier(tier, response)
+
+
+@router.patch(
+    "/loyalty/tiers/{tier_id}", response_model=TierRead, tags=["membership tiers"], summary="Change a tier (If-Match)"
+)
+async def update_tier(
+    tier: TierDep, body: TierUpdate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> TierRead:
+    require_if_match(request, etag_for(tier.version))
+    return _tier(await loyalty_service.update_tier(session, tier=tier, data=body, principal=principal), response)
+
+
+@router.delete(
+    "/loyalty/tiers/{tier_id}", status_code=204, tags=["membership tiers"], summary="Remove a tier (If-Match)"
+)
+async def delete_tier(tier: TierDep, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    require_if_match(request, etag_for(tier.version))
+    await loyalty_service.delete_tier(session, tier=tier, principal=principal)
+    return Response(status_code=204)
+
+
+def _customer_tier(found: loyalty_service.CustomerTier) -> CustomerTierRead:
+    def summary(tier: Tier | None) -> TierSummary | None:
+        return None if tier is None else TierSummary.model_validate(tier)
+
+    manual = found.manual
+    return CustomerTierRead(
+        customer_id=found.customer_id,
+        balance=found.balance,
+        tier=summary(found.tier),
+        source=found.source,
+        points_tier=summary(found.points_tier),
+        next_tier=summary(found.next_tier),
+        points_to_next=None if found.next_tier is None else found.next_tier.threshold - found.balance,
+        set_by=manual.set_by if manual else None,
+        set_at=manual.set_at if manual else None,
+        reason=manual.reason if manual else None,
+    )
+
+
+@router.get(
+    "/customers/{customer_id}/tier",
+    response_model=CustomerTierRead,
+    tags=["membership tiers"],
+    summary="The customer's tier: by points, or set by hand",
+)
+async def read_customer_tier(customer: CustomerDep, session: SessionDep) -> CustomerTierRead:
+    return _customer_tier(await loyalty_service.customer_tier(session, customer.id))
+
+
+@router.put(
+    "/customers/{customer_id}/tier",
+    response_model=CustomerTierRead,
+    tags=["membership tiers"],
+    summary="Set the customer's tier by hand (manager, admin)",
+)
+async def set_customer_tier(
+    customer: CustomerDep, body: ManualTierSet, session: SessionDep, principal: PrincipalDep
+) -> CustomerTierRead:
+    found = await loyalty_service.set_manual_tier(session, customer=customer, data=body, principal=principal)
+    return _customer_tier(found)
+
+
+@router.delete(
+    "/customers/{customer_id}/tier",
+    response_model=CustomerTierRead,
+    tags=["membership tiers"],
+    summary="Clear the tier set by hand: the points decide again (manager, admin)",
+)
+async def clear_customer_tier(customer: CustomerDep, session: SessionDep, principal: PrincipalDep) -> CustomerTierRead:
+    return _customer_tier(await loyalty_service.clear_manual_tier(session, customer=customer, principal=principal))
+
+
+# Care budgets
+
+
+def _budget(budget: CareBudget, response: Response) -> CareBudgetRead:
+    response.headers["ETag"] = etag_for(budget.version)
+    return CareBudgetRead.model_validate(budget)
+
+
+@router.get("/loyalty/care-budgets", response_model=Page[CareBudgetRead], tags=["care budgets"], summary="Care budgets")
+async def list_care_budgets(
+    session: SessionDep, page: PageDep, filters: Annotated[CareBudgetFilters, Query()]
+) -> Page[CareBudgetRead]:
+    found = await loyalty_service.budgets_page(
+        session, period=filters.period, care_class=filters.care_class, limit=page.limit, cursor=page.cursor
+    )
+    return found.map(CareBudgetRead.model_validate)
+
+
+@router.get(
+    "/loyalty/care-budgets/{period}/{care_class}",
+    response_model=CareBudgetRead,
+    tags=["care budgets"],
+    summary="One class's care budget for a month",
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+async def read_care_budget(
+    period: PeriodPath, care_class: CareClass, session: SessionDep, request: Request, response: Response
+) -> CareBudgetRead | Response:
+    budget = await loyalty_service.get_budget(session, care_class, period)
+    cached = not_modified(request, etag_for(budget.version))
+    return cached if cached is not None else _budget(budget, response)
+
+
+@router.put(
+    "/loyalty/care-budgets/{period}/{care_class}",
+    response_model=CareBudgetRead,
+    tags=["care budgets"],
+    summary="Set a class's care budget for a month (admin; If-Match to replace one)",
+    responses={201: {"description": "Created"}},
+)
+async def set_care_budget(
+    period: PeriodPath,
+    care_class: CareClass,
+    body: CareBudgetSet,
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
+) -> CareBudgetRead:
+    budget, created = await loyalty_service.set_budget(
+        session,
+        care_class=care_class,
+        period=period,
+        data=body,
+        principal=principal,
+        if_match=lambda version: require_if_match(request, etag_for(version)),
+    )
+    if created:
+        response.status_code = 201
+        response.headers["Location"] = f"/loyalty/care-budgets/{period}/{care_class}"
+    return _budget(budget, response)
+
+
+@router.delete(
+    "/loyalty/care-budgets/{period}/{care_class}",
+    status_code=204,
+    tags=["care budgets"],
+    summary="Remove a care budget (admin, If-Match): its grants stay, as unbudgeted spending",
+)
+async def delete_care_budget(
+    period: PeriodPath, care_class: CareClass, session: SessionDep, principal: PrincipalDep, request: Request
+) -> Response:
+    budget = await loyalty_service.get_budget(session, care_class, period)
+    require_if_match(request, etag_for(budget.version))
+    await loyalty_service.delete_budget(session, budget=budget, principal=principal)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/analytics/care-budget",
+    response_model=CareBudgetReport,
+    tags=["care budgets"],
+    summary="Care spending per ABC class in a month: budget, spent, remaining, grants, overspend",
+)
+async def care_budget_report(
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN, description="a calendar month, YYYY-MM")],
+    session: SessionDep,
+) -> CareBudgetReport:
+    return await loyalty_service.care_budget_report(session, period)

@@ -6,8 +6,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from crm_chassis.dates import OccurredAt
 from crm_customer.orders.schemas import Currency, Money
 
 
@@ -81,6 +82,13 @@ class ConcessionReason(StrEnum):
     other = "other"
 
 
+class CareClass(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    unclassified = "unclassified"  # no ABC class from scoring yet
+
+
 class ConcessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +101,11 @@ class ConcessionCreate(BaseModel):
         default=None, description="what the customer gives in return (a longer contract, a referral, ...)"
     )
     approver_id: uuid.UUID
+    granted_at: OccurredAt | None = Field(
+        default=None,
+        description="when it was granted, if it is recorded after the fact (not in the future); default now. "
+        "A concession with a value is charged to the care budget of the month this falls in",
+    )
 
     @model_validator(mode="after")
     def _money(self) -> ConcessionCreate:
@@ -115,3 +128,156 @@ class ConcessionRead(BaseModel):
     approver_id: uuid.UUID
     granted_by: str
     granted_at: datetime
+    care_class: CareClass | None = Field(description="the care budget line charged; null: no value, nothing charged")
+    care_period: str | None = Field(description="the month charged, YYYY-MM")
+    overspend: Decimal | None = Field(description="the part of the value beyond what the budget had left")
+    overspend_approved_by: str | None = Field(description="the admin who granted it over the budget")
+
+
+# Membership tiers
+
+
+class BenefitKind(StrEnum):
+    material = "material"  # a gift, a discount, a service that costs money
+    non_material = "non_material"  # recognition, priority, access
+
+
+class Benefit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    kind: BenefitKind
+
+
+TierName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Threshold = Annotated[int, Field(ge=0, le=1_000_000_000, description="points balance at which the tier is reached")]
+Benefits = Annotated[list[Benefit], Field(max_length=50)]
+
+
+def _distinct_benefits(benefits: list[Benefit]) -> list[Benefit]:
+    names = [b.name for b in benefits]
+    if len(set(names)) != len(names):
+        raise ValueError("benefit names must differ")
+    return benefits
+
+
+class TierCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TierName
+    threshold: Threshold
+    benefits: Annotated[Benefits, AfterValidator(_distinct_benefits)] = Field(default_factory=list)
+
+
+class TierUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: TierName | None = None
+    threshold: Threshold | None = None
+    benefits: Annotated[Benefits, AfterValidator(_distinct_benefits)] | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> TierUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class TierRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    threshold: int
+    benefits: list[Benefit]
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+    version: int
+
+
+class TierSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    threshold: int
+    benefits: list[Benefit]
+
+
+class TierSource(StrEnum):
+    points = "points"  # the highest tier whose threshold the balance reaches
+    manual = "manual"  # set by hand
+
+
+class ManualTierSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: uuid.UUID
+    reason: Reason | None = None
+
+
+class CustomerTierRead(BaseModel):
+    customer_id: uuid.UUID
+    balance: int
+    tier: TierSummary | None = Field(description="the tier the customer holds; null: no tier is reached")
+    source: TierSource | None = Field(description="why: the points rule or a tier set by hand; null with no tier")
+    points_tier: TierSummary | None = Field(description="the tier the points alone give")
+    next_tier: TierSummary | None = Field(description="the next tier up by points, if any")
+    points_to_next: int | None = None
+    set_by: str | None = Field(default=None, description="who set the tier by hand")
+    set_at: datetime | None = None
+    reason: str | None = None
+
+
+# Care budgets
+
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN), Field(description="a calendar month, YYYY-MM")]
+
+
+class CareBudgetSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[Money, Field(ge=0)]
+    currency: Currency
+
+
+class CareBudgetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    care_class: CareClass
+    period: str
+    amount: Decimal
+    currency: str
+    set_by: str
+    set_at: datetime
+    version: int
+
+
+class CareBudgetLine(BaseModel):
+    care_class: CareClass
+    currency: str | None = Field(description="the budget's currency, or of the unbudgeted spending shown")
+    budgeted: bool = Field(description="false: no budget in this currency, spending is shown but not limited")
+    budget: Decimal | None
+    spent: Decimal
+    remaining: Decimal | None = Field(description="budget minus spent, never below zero; null when unbudgeted")
+    overspend: Decimal = Field(description="how far spending went over the budget (0 when within)")
+    grants: int = Field(description="concessions with a value charged to the line")
+    overspend_grants: int = Field(description="of those, granted over the budget by an admin")
+
+
+class CareBudgetReport(BaseModel):
+    period: str
+    lines: list[CareBudgetLine]
+
+
+class CareBudgetFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: Period | None = None
+    care_class: CareClass | None = None
