@@ -7,11 +7,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from user_helpers import known_user
 
 from crm_chassis.testing import internal_headers
 from crm_customer.contacts.models import Contact
 from crm_customer.customers.models import Customer, CustomerChange
 from crm_customer.interactions.models import Interaction
+from crm_customer.loyalty.models import Concession, ManualTier, PointsEntry
 from crm_customer.orders.models import Order
 
 WHEN = "2026-03-01T10:00:00Z"
@@ -37,6 +39,14 @@ async def test_erase_removes_personal_data_and_keeps_anonymised_orders(client: h
     contact = {"occurred_at": WHEN, "channel": "phone", "direction": "inbound", "summary": "Eve said her address is X"}
     await client.post(f"/customers/{cid}/interactions", json=contact)
     await client.patch(f"/customers/{cid}", json={"occupation": "nurse"}, headers={"If-Match": '"1"'})
+    told = "Eve's sister works at the bank"
+    points = await client.post(f"/customers/{cid}/points", json={"kind": "earn", "points": 10, "reason": told})
+    approver = await known_user(db, role="manager")
+    concession = {"kind": "gift", "reason": "goodwill", "reason_note": told, "approver_id": approver}
+    granted = await client.post(f"/customers/{cid}/concessions", json=concession)
+    tier = (await client.post("/loyalty/tiers", json={"name": "Gold", "threshold": 500})).json()
+    by_hand = await client.put(f"/customers/{cid}/tier", json={"tier_id": tier["id"], "reason": told})
+    assert (points.status_code, granted.status_code, by_hand.status_code) == (201, 201, 200), by_hand.text
 
     agent = internal_headers(role="agent", subject=str(uuid.uuid4()))
     assert (
@@ -70,6 +80,14 @@ async def test_erase_removes_personal_data_and_keeps_anonymised_orders(client: h
         assert summaries == ["(erased)"]
         person = (await session.scalars(select(Contact).where(Contact.person_id == row.id))).one()
         assert (person.name, person.phone) == ("(erased)", None)
+        assert (await session.scalars(select(PointsEntry.reason).where(PointsEntry.customer_id == row.id))).all() == [
+            None
+        ]
+        notes = await session.scalars(select(Concession.reason_note).where(Concession.customer_id == row.id))
+        assert notes.all() == [None]
+        assert (await session.scalars(select(ManualTier.reason).where(ManualTier.customer_id == row.id))).all() == [
+            None
+        ]
         history = (await session.scalars(select(CustomerChange).where(CustomerChange.customer_id == row.id))).all()
         assert all(h.old is None and h.new is None for h in history)
         assert "erased" in [h.action for h in history]

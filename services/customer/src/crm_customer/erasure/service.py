@@ -1,10 +1,10 @@
 """Erasure of a customer's personal data (right to be forgotten).
 
-The person disappears from the archive: every personal field, the free text written about them,
-their contact details as an organisation's contact, and the old and new values in the audit
-history. What the business needs for its aggregates stays, anonymised: orders, points,
-concessions and the bare customer row (kind, lifecycle, owner, acquisition channel). Other
-services erase their copies on `customer.erased`.
+The person disappears from the archive: every personal field, the free text written about them
+(the contact log, points, concessions, a hand-set tier), their contact details as an
+organisation's contact, and the old and new values in the audit history. What the business needs
+for its aggregates stays, anonymised: orders, points, concessions and the bare customer row (kind,
+lifecycle, owner, acquisition channel). Other services erase their copies on `customer.erased`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from crm_customer.customers import repository as customer_repo
 from crm_customer.customers.models import Customer, CustomerChange
 from crm_customer.db import Session
 from crm_customer.interactions import repository as interaction_repo
+from crm_customer.loyalty import repository as loyalty_repo
 
 ERASED_NAME = "(erased)"
 PERSONAL: dict[str, Any] = {
@@ -60,6 +61,7 @@ async def erase(session: Session, *, customer: Customer, principal: Principal) -
     customer.erased_at = customer.deleted_at = customer.updated_at = now
     await interaction_repo.erase_for_customer(session, customer.id, ERASED_NAME, now)
     await contact_repo.erase_person(session, customer.id, ERASED_NAME, now)
+    await loyalty_repo.erase_text(session, customer.id)
     await customer_repo.erase_history(session, customer.id)
     session.add(CustomerChange(customer_id=customer.id, action="erased", changed_by=principal.subject, changed_at=now))
     await session.flush()

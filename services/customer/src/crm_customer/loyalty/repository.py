@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, func, select
+from sqlalchemy import Numeric, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.pagination import Page, paginate
@@ -115,3 +115,11 @@ async def spending(session: AsyncSession, period: str) -> list[Any]:
         .group_by(Concession.care_class, Concession.currency)
     )
     return list((await session.execute(stmt)).all())
+
+
+async def erase_text(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Erasure: the free text written about the customer in their points, concessions and hand-set
+    tier goes; the amounts, kinds and dates stay for the aggregates."""
+    await session.execute(update(PointsEntry).where(PointsEntry.customer_id == customer_id).values(reason=None))
+    await session.execute(update(Concession).where(Concession.customer_id == customer_id).values(reason_note=None))
+    await session.execute(update(ManualTier).where(ManualTier.customer_id == customer_id).values(reason=None))
