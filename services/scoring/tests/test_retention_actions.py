@@ -8,6 +8,7 @@ with the clock fixed at NOW).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from crm_chassis.settings import DEV_INTERNAL_SECRET
 from crm_chassis.testing import internal_headers
 from crm_scoring.models.segments import SEGMENT_TABLE
 from crm_scoring.readmodel import stats_repository as stats_repo
-from crm_scoring.reasons.models import ChurnReason
+from crm_scoring.reasons.models import ChurnReason, MergeMove
 from crm_scoring.retention.models import RetentionAction
 from crm_scoring.runs import service as run_service
 from crm_scoring.scores import bulk_repository as bulk_repo
@@ -455,6 +456,18 @@ async def test_erasure_blanks_notes_and_a_merge_moves_reasons_and_actions(client
     assert [r["code"] for r in reasons] == ["price"]
     listed = (await client.get("/retention/actions", params={"status": "open"})).json()["items"]
     assert sorted(item["customer_id"] for item in listed) == sorted([str(ids["gone"]), str(ids["steady_a"])])
+    # the undo gives steady_b back exactly its reason and its action; steady_a keeps its own
+    await apply(db, event("customer.unmerged", merged, aggregate=ids["steady_a"], version=2))
+    back = (await client.get(f"/customers/{ids['steady_b']}/churn-reasons")).json()["items"]
+    assert [r["code"] for r in back] == ["price"]
+    assert (await client.get(f"/customers/{ids['steady_a']}/churn-reasons")).json()["items"] == []
+    by_customer = Counter(a.customer_id for a in await actions(db))
+    assert by_customer == {ids["gone"]: 1, ids["steady_a"]: 1, ids["steady_b"]: 1}
+    async with db() as session:
+        assert (await session.scalars(select(MergeMove))).all() == []
+    # merged again, the log starts afresh
+    await apply(db, event("customer.merged", merged, aggregate=ids["steady_a"], version=3))
+    assert Counter(a.customer_id for a in await actions(db))[ids["steady_a"]] == 2
 
 
 async def test_actions_of_deleted_customers_leave_the_list(client: httpx.AsyncClient, db: Maker) -> None:

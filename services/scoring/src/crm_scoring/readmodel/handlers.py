@@ -113,6 +113,7 @@ async def on_customer_unmerged(session: Session, event: Event) -> None:
         for kind in (*fact_repo.UNMERGE_KINDS, *fact_repo.CONTACT_UNMERGE_KINDS)
     }
     await fact_repo.move_facts_back(session, moved, duplicate_id=duplicate)
+    await reason_service.unmerge(session, duplicate_id=duplicate, survivor_id=survivor)
     ref = await fact_repo.get_customer(session, duplicate)
     if ref is not None:
         ref.merged_into = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, Uuid
+from sqlalchemy import Index, PrimaryKeyConstraint, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import UTCDateTime
@@ -31,3 +31,17 @@ class ChurnReason(Base):
         Index("ix_churn_reason_recorded_at", "recorded_at"),
         Index("uq_churn_reason_response_id_code", "response_id", "code", unique=True),
     )
+
+
+class MergeMove(Base):
+    """A record of this service's own (a churn reason, a retention action) that a merge gave to the
+    survivor, so that undoing the merge gives back exactly those. Removed by the undo."""
+
+    __tablename__ = "merge_move"
+
+    duplicate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(24))  # churn_reason | retention_action
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+    __table_args__ = (PrimaryKeyConstraint("duplicate_id", "survivor_id", "kind", "record_id"),)

@@ -92,3 +92,10 @@ async def merge(session: Session, *, duplicate_id: uuid.UUID, survivor_id: uuid.
     """`customer.merged`: the duplicate's reasons and retention actions become the survivor's."""
     await reason_repo.move_to_survivor(session, duplicate_id=duplicate_id, survivor_id=survivor_id)
     await action_repo.move_to_survivor(session, duplicate_id=duplicate_id, survivor_id=survivor_id)
+
+
+async def unmerge(session: Session, *, duplicate_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    """`customer.unmerged`: the reasons and actions that merge moved go back to the duplicate."""
+    await reason_repo.move_back(session, duplicate_id=duplicate_id, survivor_id=survivor_id)
+    await action_repo.move_back(session, duplicate_id=duplicate_id, survivor_id=survivor_id)
+    await reason_repo.forget_moves(session, duplicate_id=duplicate_id, survivor_id=survivor_id)

@@ -14,6 +14,7 @@ from crm_chassis.db import upsert
 from crm_chassis.pagination import Page, paginate_rows
 from crm_scoring.db import Session
 from crm_scoring.readmodel.models import CustomerRef
+from crm_scoring.reasons import repository as reason_repo
 from crm_scoring.retention.models import CLOSED, OPEN, OPEN_ONLY, RetentionAction
 
 # an action with its customer's current owner and name
@@ -138,8 +139,22 @@ async def move_to_survivor(session: Session, *, duplicate_id: uuid.UUID, survivo
         .where(RetentionAction.customer_id == duplicate_id, RetentionAction.status == OPEN, survivor_open)
         .values(status=CLOSED, version=RetentionAction.version + 1)
     )
+    await reason_repo.log_moves(
+        session, RetentionAction, "retention_action", duplicate_id=duplicate_id, survivor_id=survivor_id
+    )
     await session.execute(
         update(RetentionAction)
         .where(RetentionAction.customer_id == duplicate_id)
         .values(customer_id=survivor_id, version=RetentionAction.version + 1)
+    )
+
+
+async def move_back(session: Session, *, duplicate_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    """Undoing a merge gives the duplicate back the actions that merge gave away (one closed by the
+    merge stays closed: the re-scoring that follows opens a new one where one is needed)."""
+    moved = reason_repo.moved_by_merge(
+        RetentionAction, "retention_action", duplicate_id=duplicate_id, survivor_id=survivor_id
+    )
+    await session.execute(
+        update(RetentionAction).where(moved).values(customer_id=duplicate_id, version=RetentionAction.version + 1)
     )
