@@ -36,6 +36,7 @@ def figures(owner: uuid.UUID, revenue: str, book: int) -> dict[str, Any]:
         "owner_id": str(owner),
         "book_size": book,
         "revenue": revenue,
+        "revenue_by_currency": [{"currency": "CNY", "amount": revenue}],
         "key_customers": 2,
         "care_on_track": 1,
         "care_on_track_share": 0.5,
@@ -101,6 +102,7 @@ async def test_admins_get_each_manager_with_their_name_and_complaints(open_gatew
         ("Ann Wu", str(ann), "100.00"),
     ]
     first, second = body["items"]
+    assert first["revenue_by_currency"] == [{"currency": "CNY", "amount": "250.50"}]
     assert (second["complaints_resolved"], second["complaints_resolved_within_sla"]) == (4, 3)
     assert second["complaints_within_sla_share"] == 0.75
     assert (first["complaints_resolved"], first["complaints_within_sla_share"]) == (0, None)

@@ -62,6 +62,7 @@ async def books(db: Maker) -> dict[str, uuid.UUID]:
         order(ids["a3"], "40.00", at(10, 20, 2025)),  # active at the start (after 2025-10-01), not at the end
         order(ids["b1"], "200.00", at(10, 20)),
         order(ids["c1"], "70.00", at(10, 5)),
+        order(ids["c1"], "15.50", at(10, 6), currency="USD"),
     ]
     await apply(db, *events)
     care = {"a1": "on_track", "a2": "overdue", "a3": None, "b1": "on_track"}
@@ -96,6 +97,7 @@ async def test_each_figure_per_manager(client: httpx.AsyncClient, db: Maker) -> 
         "owner_id": str(A),
         "book_size": 3,  # a4 was created after `to`
         "revenue": "100.00",  # a1's 50 + a2's 80 less its 30 refund
+        "revenue_by_currency": [{"currency": "CNY", "amount": "100.00"}],
         "key_customers": 2,
         "care_on_track": 1,
         "care_on_track_share": 0.5,
@@ -118,6 +120,11 @@ async def test_each_figure_per_manager(client: httpx.AsyncClient, db: Maker) -> 
     assert b["retention"]["retention_rate"] is None and b["retention"]["new_count"] == 1
     assert (b["actions_opened"], b["actions_closed"], b["win_back_rate"]) == (0, 0, None)
     assert by_owner[str(C)]["key_customers"] == 0 and by_owner[str(C)]["care_on_track_share"] is None
+    # two currencies are not one sum: the split says what the total is made of
+    assert by_owner[str(C)]["revenue_by_currency"] == [
+        {"currency": "CNY", "amount": "70.00"},
+        {"currency": "USD", "amount": "15.50"},
+    ]
 
 
 async def test_a_manager_sees_their_team_and_an_agent_nothing(client: httpx.AsyncClient, db: Maker) -> None:

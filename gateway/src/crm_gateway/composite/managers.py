@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.identity import Principal
-from crm_gateway.composite.schemas import ManagerPerformance, ManagerRetention, ManagersPerformance
+from crm_gateway.composite.schemas import CurrencyAmount, ManagerPerformance, ManagerRetention, ManagersPerformance
 from crm_gateway.proxy.errors import BadGateway, upstream_failure
 from crm_gateway.users import repository as user_repository
 
@@ -104,6 +104,7 @@ def _row(
         name=None,
         book_size=found.get("book_size", 0),
         revenue=found.get("revenue", "0.00"),
+        revenue_by_currency=[CurrencyAmount.model_validate(part) for part in found.get("revenue_by_currency", [])],
         key_customers=found.get("key_customers", 0),
         care_on_track=found.get("care_on_track", 0),
         care_on_track_share=found.get("care_on_track_share"),

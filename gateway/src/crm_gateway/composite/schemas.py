@@ -81,6 +81,13 @@ class ManagerRetention(BaseModel):
     churn_rate: float | None = Field(description="lost / start")
 
 
+class CurrencyAmount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = Field(description="ISO 4217 code")
+    amount: str = Field(description="decimal amount")
+
+
 class ManagerPerformance(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,7 +95,11 @@ class ManagerPerformance(BaseModel):
     name: str | None = Field(description="their name; null for callers who see no names")
     label: str = Field(description="the name, or `manager N` for callers who see no names")
     book_size: int = Field(description="live customers they own, created before `to`")
-    revenue: str = Field(description="decimal amount: their customers' purchases in [from, to), less refunds")
+    revenue: str = Field(
+        description="decimal amount: their customers' purchases in [from, to), less refunds, summed as they are"
+        " over currencies (one trading currency is assumed; `revenue_by_currency` splits it)"
+    )
+    revenue_by_currency: list[CurrencyAmount] = Field(description="the revenue per currency, by currency code")
     key_customers: int = Field(description="their customers with a care status (key customers)")
     care_on_track: int = Field(description="of them, on_track at their latest scoring")
     care_on_track_share: float | None = Field(description="care_on_track / key_customers; null when none")

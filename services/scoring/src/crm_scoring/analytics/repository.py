@@ -41,10 +41,11 @@ async def book_sizes(session: Session, *, end: datetime, owners: Collection[uuid
 
 async def revenues(
     session: Session, *, start: datetime, end: datetime, owners: Collection[uuid.UUID] | None
-) -> dict[uuid.UUID, Decimal]:
-    """Net amount (amount less its live refunds) of the purchases in [start, end), per owner."""
+) -> dict[uuid.UUID, dict[str, Decimal]]:
+    """Net amount (amount less its live refunds) of the purchases in [start, end), per owner and
+    currency."""
     stmt = (
-        select(CustomerRef.owner_id, func.sum(OrderFact.net_amount))
+        select(CustomerRef.owner_id, OrderFact.currency, func.sum(OrderFact.net_amount))
         .join(CustomerRef, CustomerRef.id == OrderFact.customer_id)
         .where(
             _live(owners),
@@ -53,9 +54,13 @@ async def revenues(
             OrderFact.occurred_at >= start,
             OrderFact.occurred_at < end,
         )
-        .group_by(CustomerRef.owner_id)
+        .group_by(CustomerRef.owner_id, OrderFact.currency)
     )
-    return {owner: Decimal(total or 0) for owner, total in await session.execute(stmt) if owner is not None}
+    found: dict[uuid.UUID, dict[str, Decimal]] = {}
+    for owner, currency, total in await session.execute(stmt):
+        if owner is not None:
+            found.setdefault(owner, {})[currency] = Decimal(total or 0)
+    return found
 
 
 async def last_purchases(

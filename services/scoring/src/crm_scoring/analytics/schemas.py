@@ -131,10 +131,19 @@ class BookRetention(Shape):
     churn_rate: float | None
 
 
+class CurrencyAmount(Shape):
+    currency: str = Field(description="ISO 4217 code")
+    amount: str = Field(description="decimal amount")
+
+
 class ManagerFigures(Shape):
     owner_id: uuid.UUID
     book_size: int = Field(description="live customers the manager owns, created before `to`")
-    revenue: str = Field(description="decimal amount: purchases in [from, to), less their refunds")
+    revenue: str = Field(
+        description="decimal amount: purchases in [from, to), less their refunds, summed as they are over"
+        " currencies (one trading currency is assumed; `revenue_by_currency` splits it)"
+    )
+    revenue_by_currency: list[CurrencyAmount] = Field(description="the revenue per currency, by currency code")
     key_customers: int = Field(description="customers with a care status (key customers) at their latest scoring")
     care_on_track: int = Field(description="of them, on_track")
     care_on_track_share: float | None = Field(description="care_on_track / key_customers; null when none")

@@ -208,7 +208,11 @@ async def managers_between(
             {
                 "owner_id": owner,
                 "book_size": books.get(owner, 0),
-                "revenue": f"{revenue.get(owner, Decimal(0)):.2f}",
+                "revenue": f"{sum(revenue.get(owner, {}).values(), Decimal(0)):.2f}",
+                "revenue_by_currency": [
+                    {"currency": currency, "amount": f"{amount:.2f}"}
+                    for currency, amount in sorted(revenue.get(owner, {}).items())
+                ],
                 "key_customers": key,
                 "care_on_track": on_track,
                 "care_on_track_share": _share(on_track, key),
