@@ -305,6 +305,14 @@ async def test_an_outcome_closes_the_action(client: httpx.AsyncClient, db: Maker
     closed = await client.get("/retention/actions", params={"status": "closed", "outcome": "kept"})
     assert [item["id"] for item in closed.json()["items"]] == [action_id]
     assert ids["steady_b"] == uuid.UUID(body["customer_id"])
+    # once closed, the outcome stays: another is a conflict, the same one or nothing is no new version
+    owner = {**as_agent(AGENT_B), "If-Match": '"3"'}
+    changed = await client.patch(path, json={"outcome": "won_back"}, headers=owner)
+    assert changed.status_code == 409 and changed.json()["code"] == "retention_action_closed", changed.text
+    for same in ({"outcome": "kept"}, {}):
+        again = await client.patch(path, json=same, headers=owner)
+        assert again.status_code == 200 and again.headers["etag"] == '"3"', again.text
+        assert again.json()["closed_at"] == body["closed_at"]
 
 
 async def test_a_purchase_wins_a_lost_customer_back(db: Maker, client: httpx.AsyncClient) -> None:

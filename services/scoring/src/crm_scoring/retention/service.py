@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import Forbidden, NotFound
+from crm_chassis.errors import Conflict, Forbidden, NotFound
 from crm_chassis.identity import Principal
 from crm_chassis.pagination import Page
 from crm_scoring.access import own_customers_only
@@ -60,15 +60,25 @@ async def update(
 ) -> RetentionActionRead:
     action = row[0]
     changes = data.model_dump(exclude_unset=True)
-    if "note" in changes:
-        action.note = changes["note"]
-    if changes.get("outcome") is not None:
-        action.outcome = changes["outcome"]
+    outcome = changes.get("outcome")
+    if outcome is not None and action.status == CLOSED and outcome != action.outcome:
+        raise Conflict(
+            f"the action was closed ({action.outcome or 'no outcome'}); an action once closed stays closed",
+            code="retention_action_closed",
+            outcome=action.outcome,
+        )
+    changed = False
+    if "note" in changes and changes["note"] != action.note:
+        action.note, changed = changes["note"], True
+    if outcome is not None and action.status != CLOSED:
+        action.outcome = outcome
         action.status = CLOSED
         action.closed_at = utcnow()
         action.closed_by = actor
-    action.version += 1
-    await session.flush()
+        changed = True
+    if changed:  # an empty or repeated change is no new version
+        action.version += 1
+        await session.flush()
     return read_model(row)
 
 
