@@ -294,6 +294,18 @@ async def test_an_outcome_closes_the_action(client: httpx.AsyncClient, db: Maker
         path, json={"note": "called, will visit"}, headers={**as_agent(AGENT_B), "If-Match": '"1"'}
     )
     assert noted.status_code == 200 and noted.json()["status"] == "open" and noted.headers["etag"] == '"2"'
+    # an analyst reads the list for analysis: no name, no note, on the item and in the list
+    as_analyst = internal_headers(role="analyst")
+    seen = (await client.get(path, headers=as_analyst)).json()
+    assert (seen["display_name"], seen["note"], seen["status"]) == (None, None, "open")
+    assert noted.json()["display_name"] is not None
+    for item in (await client.get("/retention/actions", headers=as_analyst)).json()["items"]:
+        assert item["display_name"] is None and item["note"] is None
+    await client.post(
+        f"/customers/{ids['steady_b']}/churn-reasons", json={"code": "price", "note": "her husband lost his job"}
+    )
+    reasons = (await client.get(f"/customers/{ids['steady_b']}/churn-reasons", headers=as_analyst)).json()["items"]
+    assert [(r["code"], r["note"]) for r in reasons] == [("price", None)]
     done = await client.patch(path, json={"outcome": "kept"}, headers={**as_agent(AGENT_B), "If-Match": '"2"'})
     body = done.json()
     assert done.status_code == 200 and (body["status"], body["outcome"], body["note"]) == (

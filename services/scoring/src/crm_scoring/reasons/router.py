@@ -29,4 +29,7 @@ async def list_churn_reasons(
 ) -> Page[ChurnReasonRead]:
     await reason_service.visible_customer(session, principal, customer_id)
     found = await reason_service.list_page(session, customer_id, limit=page.limit, cursor=page.cursor)
-    return found.map(ChurnReasonRead.model_validate)
+    reasons = found.map(ChurnReasonRead.model_validate)
+    if principal.role == "analyst":  # the codes are for analysis; the notes are text about a person
+        reasons = reasons.map(lambda reason: reason.model_copy(update={"note": None}))
+    return reasons

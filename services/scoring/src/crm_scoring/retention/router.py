@@ -42,7 +42,7 @@ async def read_retention_action(
     if cached is not None:
         return cached
     response.headers["ETag"] = etag
-    return action_service.read_model(row)
+    return action_service.read_model(row, principal)
 
 
 @router.patch("/{action_id}", response_model=RetentionActionRead, summary="Set the outcome or a note (If-Match)")
@@ -56,6 +56,6 @@ async def update_retention_action(
 ) -> RetentionActionRead:
     row = await action_service.get(session, principal, action_id, for_update=True)
     require_if_match(request, etag_for(row[0].version))
-    updated = await action_service.update(session, row=row, data=body, actor=principal.subject)
+    updated = await action_service.update(session, row=row, data=body, principal=principal)
     response.headers["ETag"] = etag_for(updated.version)
     return updated

@@ -17,7 +17,7 @@ class RetentionActionRead(BaseModel):
     id: uuid.UUID
     customer_id: uuid.UUID
     owner_id: uuid.UUID | None = Field(description="the customer's account manager (now)")
-    display_name: str | None
+    display_name: str | None = Field(description="the customer's name; null for analysts, who see no personal data")
     countermeasure: ActingCountermeasure = Field(description="from the value segment, as the settings map it")
     suggestion: Literal["at_risk", "lost"] = Field(description="the lifecycle suggestion that opened the action")
     value_segment: str | None = Field(description="the customer's value segment when the action was opened")

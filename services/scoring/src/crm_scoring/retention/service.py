@@ -21,15 +21,15 @@ from crm_scoring.retention.models import CLOSED
 from crm_scoring.retention.schemas import RetentionActionFilters, RetentionActionRead, RetentionActionUpdate
 
 
-def read_model(row: action_repo.ActionRow) -> RetentionActionRead:
+def read_model(row: action_repo.ActionRow, principal: Principal) -> RetentionActionRead:
+    """An analyst reads the work list for analysis: without the customer's name or the free-text note."""
     action, owner_id, display_name = row
-    return RetentionActionRead.model_validate(
-        {
-            **{name: getattr(action, name) for name in RetentionActionRead.model_fields if hasattr(action, name)},
-            "owner_id": owner_id,
-            "display_name": display_name,
-        }
-    )
+    fields = {name: getattr(action, name) for name in RetentionActionRead.model_fields if hasattr(action, name)}
+    personal = principal.role != "analyst"
+    fields |= {"owner_id": owner_id, "display_name": display_name if personal else None}
+    if not personal:
+        fields["note"] = None
+    return RetentionActionRead.model_validate(fields)
 
 
 async def get(
@@ -52,11 +52,11 @@ async def list_page(
     found = await action_repo.list_page(
         session, **filters.model_dump(), visible_owners=only, limit=limit, cursor=cursor
     )
-    return found.map(read_model)
+    return found.map(lambda row: read_model(row, principal))
 
 
 async def update(
-    session: Session, *, row: action_repo.ActionRow, data: RetentionActionUpdate, actor: str
+    session: Session, *, row: action_repo.ActionRow, data: RetentionActionUpdate, principal: Principal
 ) -> RetentionActionRead:
     action = row[0]
     changes = data.model_dump(exclude_unset=True)
@@ -74,12 +74,12 @@ async def update(
         action.outcome = outcome
         action.status = CLOSED
         action.closed_at = utcnow()
-        action.closed_by = actor
+        action.closed_by = principal.subject
         changed = True
     if changed:  # an empty or repeated change is no new version
         action.version += 1
         await session.flush()
-    return read_model(row)
+    return read_model(row, principal)
 
 
 async def close_on_purchase(session: Session, customer_id: uuid.UUID, *, order_id: uuid.UUID, at: datetime) -> None:
