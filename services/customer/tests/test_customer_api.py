@@ -248,6 +248,11 @@ async def test_cursor_pagination_is_stable_and_complete(client: httpx.AsyncClien
     first = (await client.get("/customers", params={"limit": 5, "sort": "name"})).json()
     wrong_sort = await client.get("/customers", params={"cursor": first["next_cursor"], "sort": "-created_at"})
     assert wrong_sort.status_code == 422
+    assert "another list or sort order" in wrong_sort.json()["errors"][0]["message"]
+    # a cursor of bytes that are no text: said plainly, not in the decoder's words
+    undecodable = await client.get("/customers", params={"cursor": "gYGB"})
+    assert undecodable.status_code == 422
+    assert undecodable.json()["errors"][0]["message"] == "not a cursor this list gave out"
 
 
 async def test_idempotency_key_replays_and_guards(client: httpx.AsyncClient, db: Any) -> None:
@@ -262,6 +267,11 @@ async def test_idempotency_key_replays_and_guards(client: httpx.AsyncClient, db:
     other = await client.post("/customers", json=person(name="Someone else"), headers=headers)
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
+    # a 422 like every other: the input it refuses named in errors[], in the routes' compact JSON
+    assert other.json()["errors"] == [
+        {"field": "header.idempotency-key", "code": "idempotency_key_reused", "message": other.json()["detail"]}
+    ]
+    assert other.headers["content-type"] == "application/problem+json" and b'", "' not in other.content
     assert await count(db) == 1
 
 

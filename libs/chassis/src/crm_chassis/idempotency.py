@@ -101,7 +101,8 @@ class IdempotencyMiddleware:
             await _refuse(scope, receive, send, exc)
             return
         if not 1 <= len(key) <= 255:
-            await send_problem(send, 422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
+            detail = "Idempotency-Key must be 1 to 255 characters"
+            await send_problem(send, 422, "invalid_idempotency_key", detail, errors=_header_error("invalid", detail))
             return
 
         body = await read_body(receive)
@@ -240,10 +241,17 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, exc: AppError) -> 
 
 
 def _problem(status: int, code: str, detail: str) -> Any:
+    # a 422 says which input was wrong, as every 422 does: here the header
+    errors = _header_error(code, detail) if status == 422 else None
+
     async def answer(send: Send) -> None:
-        await send_problem(send, status, code, detail)
+        await send_problem(send, status, code, detail, errors=errors)
 
     return answer
+
+
+def _header_error(code: str, message: str) -> list[dict[str, Any]]:
+    return [{"field": "header.idempotency-key", "code": code, "message": message}]
 
 
 def _replay(status: int, headers: dict[str, str], body: bytes) -> Any:

@@ -55,7 +55,9 @@ async def send_problem(
 ) -> None:
     # the path as the client called it (through the gateway: with its prefix), else as this app saw it
     instance = current_public_path() or (request_path(scope) if scope is not None else None)
-    body = json.dumps(problem_body(status, code, detail, instance=instance, errors=errors)).encode()
+    # serialised as the route errors are (JSONResponse's compact form), so that no client sees two styles
+    problem = problem_body(status, code, detail, instance=instance, errors=errors)
+    body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
     raw_headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})

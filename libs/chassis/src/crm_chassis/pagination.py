@@ -139,17 +139,24 @@ def encode_cursor(sort: str, values: Sequence[Any]) -> str:
 
 def decode_cursor(cursor: str, sort: str, size: int) -> list[Any]:
     """The keyset values in a cursor; 422 if it is not one of ours or was made for another sort."""
+    other_sort = "the cursor was made for another list or sort order; use next_cursor as it was given"
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if payload["s"] != sort or len(payload["v"]) != size:
-            raise ValueError("cursor made for another sort order")
+            raise _Mismatch
         return [_decode_value(v) for v in payload["v"]]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        # the decoder's own words (a codec, a byte position) tell a client nothing it can act on
+        message = other_sort if isinstance(exc, _Mismatch) else "not a cursor this list gave out"
         raise Unprocessable(
             "the cursor is not valid for this list and sort order",
-            errors=[{"field": "cursor", "code": "invalid_cursor", "message": str(exc)}],
+            errors=[{"field": "cursor", "code": "invalid_cursor", "message": message}],
         ) from exc
+
+
+class _Mismatch(ValueError):
+    pass
 
 
 def after_keyset(order: Sequence[tuple[ColumnElement[Any], bool]], values: Sequence[Any]) -> ColumnElement[bool]:
