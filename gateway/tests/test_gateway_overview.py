@@ -118,3 +118,17 @@ async def test_each_part_applies_its_own_routes_rule(open_gateway: Any) -> None:
         assert body["open_complaints"] == [{"id": "c1", "status": "open"}]
         assert body["scores"]["churn_risk"]["score"] == 0.4
         assert body["satisfaction"] == forbidden
+
+
+async def test_a_merged_customer_redirects_to_the_survivors_overview(open_gateway: Any) -> None:
+    survivor = str(uuid.uuid4())
+    merged = {"code": "customer_merged", "merged_into": survivor, "instance": f"/customers/{CUSTOMER}"}
+    transports = {"customer": service({f"/customers/{CUSTOMER}": (301, merged)})}
+    async with open_gateway(transports=transports) as gateway:
+        headers = await gateway.login()
+        response = await gateway.client.get(f"/api/v1/customers/{CUSTOMER}/overview", headers=headers)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"/api/v1/customers/{survivor}/overview"
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["merged_into"], body["instance"]) == (survivor, f"/api/v1/customers/{CUSTOMER}/overview")

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from crm_chassis.context import current_request_id
 from crm_chassis.dates import Instant
 from crm_chassis.db import utcnow
-from crm_chassis.errors import Unprocessable
+from crm_chassis.errors import PROBLEM_JSON, Unprocessable
 from crm_chassis.identity import INTERNAL_HEADER, Principal, sign_internal_token
 from crm_gateway.auth.principals import AuthorisedDep
 from crm_gateway.composite import managers as manager_analytics
@@ -52,7 +52,9 @@ async def read_customer_overview(
     clients: dict[str, httpx.AsyncClient] = request.app.state.upstreams
     found = await composite_service.overview(clients, customer_id, headers=headers, principal=principal)
     if isinstance(found, composite_service.Moved):
-        return JSONResponse(found.body, status_code=301, headers={"Location": found.location})
+        # the customer service's problem, told as this route's: its path, with the public prefix
+        moved = {**found.body, "instance": request.url.path}
+        return JSONResponse(moved, status_code=301, headers={"Location": found.location}, media_type=PROBLEM_JSON)
     return found
 
 
