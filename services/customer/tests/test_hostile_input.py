@@ -118,6 +118,16 @@ async def test_control_characters_in_a_body_are_refused(client: httpx.AsyncClien
     assert await count(db, Customer) == 0
 
 
+@pytest.mark.parametrize("raw", [b"\xff\xfe", b'{"kind": "individual", "name": "\xff"}', b"\xfe\xff\x00{"])
+async def test_a_body_that_is_not_utf8_is_a_400(client: httpx.AsyncClient, db: Any, raw: bytes) -> None:
+    # \xff\xfe and \xfe\xff read as UTF-16 byte-order marks to json.loads: still not UTF-8
+    response = await client.post("/customers", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "bad_request"
+    assert await count(db, Customer) == 0
+
+
 async def test_tabs_and_line_breaks_are_free_text(client: httpx.AsyncClient) -> None:
     customer_id = await buyer(client)
     summary = "called\tback\r\nsecond line"

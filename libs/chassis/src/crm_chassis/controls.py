@@ -5,6 +5,7 @@ characters in a name or a reference only ever come from broken or hostile client
 body may hold tab, line feed and carriage return; the path and the query may hold none. Unpaired
 UTF-16 surrogates (which JSON's `\\ud800` escapes can produce) are refused for the same reason: no
 database can store them as text. CSV cells are checked by the import's own reader (`find_control`).
+A JSON body that is not UTF-8 is a 400, as the documents say, whatever its first bytes look like.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ class ControlCharacterMiddleware:
         if not fields and (is_json or is_form):
             body, receive = await _buffer(receive)
             if is_json:
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError:
+                    # JSON travels as UTF-8 (RFC 8259); json.loads would guess UTF-16 from a BOM-like start
+                    await send_problem(send, 400, "bad_request", "the body is not UTF-8 text", scope=scope)
+                    return
                 try:
                     document = json.loads(body) if body.strip() else None
                 except (ValueError, RecursionError):
