@@ -101,13 +101,14 @@ async def test_create_read_list_change_and_delete(client: httpx.AsyncClient, db:
     assert created.headers["location"] == f"/campaigns/{body['id']}"
     assert (body["status"], body["budget"], body["actual_cost"], body["currency"]) == (
         "draft",
-        "5000",
+        "5000.00",
         "1200.50",
         "CNY",
     )
     assert (body["owner_id"], body["member_count"], body["target"]["tag"]) == (owner, 0, None)
     read = await client.get(body["location"] if "location" in body else f"/campaigns/{body['id']}")
     assert read.status_code == 200
+    assert (read.json()["budget"], read.json()["actual_cost"]) == (body["budget"], body["actual_cost"])
     etag = read.headers["etag"]
     assert (await client.get(f"/campaigns/{body['id']}", headers={"If-None-Match": etag})).status_code == 304
     other = await make_campaign(client, name="Trade fair", channel="event")
@@ -179,6 +180,21 @@ async def test_invalid_input_is_a_problem_listing_every_field(client: httpx.Asyn
     patched = await client.patch(path, json={"ends_on": "2026-01-01"}, headers={"If-Match": '"1"'})
     assert problem_fields(patched) == {"body.ends_on"}
     assert problem_fields(await client.patch(path, json={"name": None}, headers={"If-Match": '"1"'})) == {"body.name"}
+
+
+async def test_money_is_answered_in_cents_by_writes_as_by_reads(client: httpx.AsyncClient) -> None:
+    created = await make_campaign(client, budget="30", actual_cost="1000")
+    path = f"/campaigns/{created['id']}"
+    assert (created["budget"], created["actual_cost"]) == ("30.00", "1000.00")
+    read = (await client.get(path)).json()
+    assert (read["budget"], read["actual_cost"]) == ("30.00", "1000.00")
+
+    changed = await client.patch(path, json={"budget": "45.5", "actual_cost": 7}, headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["budget"], changed.json()["actual_cost"]) == ("45.50", "7.00")
+    read = (await client.get(path)).json()
+    assert (read["budget"], read["actual_cost"]) == ("45.50", "7.00")
+    assert problem_fields(await client.post("/campaigns", json=campaign_body(budget="1.234"))) == {"body.budget"}
 
 
 async def test_status_moves_only_forward_and_running_only_by_a_start(client: httpx.AsyncClient, db: Any) -> None:
@@ -316,6 +332,25 @@ async def test_responses_need_a_member_and_unsubscribing_withdraws_consent(clien
     assert [r["type"] for r in listed] == ["unsubscribed", "opened"]
 
 
+async def test_a_response_value_is_money_not_negative_and_in_cents(client: httpx.AsyncClient) -> None:
+    member = await make_customer(client, tags=["val"])
+    campaign = await make_campaign(client, target={"tag": "val"})
+    cid = campaign["id"]
+    await start(client, cid)
+    body = {"customer_id": member, "type": "purchased", "occurred_at": "2026-03-05T10:00:00Z"}
+
+    for wrong in ("-100", "-0.01", "1.234", "abc"):
+        refused = await client.post(f"/campaigns/{cid}/responses", json={**body, "value": wrong})
+        assert problem_fields(refused) == {"body.value"}, wrong
+    assert (await client.get(f"/campaigns/{cid}/responses")).json()["items"] == []
+    recorded = await client.post(f"/campaigns/{cid}/responses", json={**body, "value": "30"})
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["value"] == "30.00"
+    assert (await client.get(recorded.headers["location"])).json()["value"] == "30.00"
+    free = await client.post(f"/campaigns/{cid}/responses", json={**body, "type": "opened", "value": "0"})
+    assert (free.status_code, free.json()["value"]) == (201, "0.00")
+
+
 async def test_an_order_may_name_an_existing_campaign(client: httpx.AsyncClient) -> None:
     buyer = await make_customer(client)
     campaign = await make_campaign(client)
@@ -396,7 +431,7 @@ async def test_the_report_counts_by_hand(client: httpx.AsyncClient, db: Any, app
         "400.00",
         "140.00",
     )
-    assert (segments["low_value"]["members"], segments["low_value"]["revenue"]) == (1, "0")
+    assert (segments["low_value"]["members"], segments["low_value"]["revenue"]) == (1, "0.00")
     assert (segments[None]["converted"], segments[None]["revenue"], segments[None]["orders"]) == (1, "60.00", 1)
 
     settings = app.state.settings
