@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from customer_import_helpers import counts, run_import, wait_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 from user_helpers import known_user
 
 from crm_chassis.events import Event
 from crm_chassis.testing import internal_headers
+from crm_customer.campaigns.models import Campaign
 from crm_customer.db import infra
 from crm_customer.lifecycle.handlers import SCORE_HANDLERS
 
@@ -332,6 +333,56 @@ async def test_responses_need_a_member_and_unsubscribing_withdraws_consent(clien
     assert [r["type"] for r in listed] == ["unsubscribed", "opened"]
 
 
+async def test_a_response_cannot_precede_the_campaign_but_may_come_after_its_end(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    member = await make_customer(client, tags=["dec"])
+    campaign = await make_campaign(client, target={"tag": "dec"}, starts_on="2025-12-01", ends_on="2025-12-31")
+    cid = campaign["id"]
+    await start(client, cid)
+
+    long_before = await respond(client, cid, member, "opened", "2020-01-01")
+    assert problem_fields(long_before) == {"body.occurred_at"}
+    [error] = long_before.json()["errors"]
+    assert error["code"] == "before_campaign_start"
+    assert "2025-12-01" in error["message"], error
+    # the start is midnight of starts_on in the business time zone (UTC+8 here)
+    just_before = await respond(client, cid, member, "opened", "2025-11-30T15:59:59Z")
+    assert problem_fields(just_before) == {"body.occurred_at"}
+    assert (await client.get(f"/campaigns/{cid}/responses")).json()["items"] == []
+    assert await events_of(db, "campaign.response_recorded") == []
+
+    first = await respond(client, cid, member, "delivered", "2025-11-30T16:00:00Z")
+    assert first.status_code == 201, first.text
+    assert (await respond(client, cid, member, "opened", "2025-12-01")).status_code == 201
+    running = (await client.get(f"/campaigns/{cid}")).json()
+    finished = await client.patch(
+        f"/campaigns/{cid}", json={"status": "finished"}, headers={"If-Match": f'"{running["version"]}"'}
+    )
+    assert finished.status_code == 200, finished.text
+    late = await respond(client, cid, member, "clicked", "2026-02-15T10:00:00Z")  # mail opened late
+    assert late.status_code == 201, late.text
+    assert (await respond(client, cid, member, "clicked", "2199-01-01")).status_code == 422  # not in the future
+
+
+async def test_a_campaign_started_before_its_starts_on_takes_responses_from_its_start(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    member = await make_customer(client, tags=["early"])
+    campaign = await make_campaign(client, target={"tag": "early"}, starts_on="2025-06-10", ends_on="2025-06-30")
+    cid = campaign["id"]
+    await start(client, cid)
+    async with db.begin() as session:  # as if started on 2025-06-05: the moment of a start is the clock's
+        at = datetime(2025, 6, 5, 9, 0, tzinfo=UTC)
+        await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(cid)).values(started_at=at))
+
+    after_start = await respond(client, cid, member, "delivered", "2025-06-05T09:30:00Z")
+    assert after_start.status_code == 201, after_start.text
+    before_start = await respond(client, cid, member, "opened", "2025-06-05T08:59:00Z")
+    assert problem_fields(before_start) == {"body.occurred_at"}
+    assert "2025-06-05T09:00:00Z" in before_start.json()["errors"][0]["message"]
+
+
 async def test_a_response_value_is_money_not_negative_and_in_cents(client: httpx.AsyncClient) -> None:
     member = await make_customer(client, tags=["val"])
     campaign = await make_campaign(client, target={"tag": "val"})
@@ -521,3 +572,30 @@ async def test_responses_arrive_by_csv_import_under_the_same_rules(client: httpx
     assert (await client.get(f"/customers/{member}")).json()["marketing_consent"] is False
     again = await run_import(client, "campaign_responses", content.replace("waved", "opened"))
     assert counts(again)[:3] == (1, 0, 2)  # the two recorded before are skipped, the fixed row is new
+
+
+async def test_an_imported_response_is_refused_before_the_campaign_or_with_a_negative_value(
+    client: httpx.AsyncClient, data_dir: Any
+) -> None:
+    member = await make_customer(client, tags=["file"])
+    campaign = await make_campaign(client, target={"tag": "file"})
+    cid = campaign["id"]
+    await start(client, cid)
+    content = (
+        "campaign_id,customer_id,type,occurred_at,value\n"
+        f"{cid},{member},purchased,2026-03-05T10:00:00Z,-100\n"
+        f"{cid},{member},opened,2020-01-01,\n"
+        f"{cid},{member},purchased,2026-03-05T11:00:00Z,12.345\n"
+        f"{cid},{member},purchased,2026-03-06T10:00:00Z,30\n"
+    )
+
+    job = await run_import(client, "campaign_responses", content)
+
+    assert job["status"] == "succeeded", job
+    assert counts(job) == (1, 0, 0, 3)
+    errors = (await client.get(f"/imports/{job['id']}/errors")).json()["items"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, "value"), (3, "occurred_at"), (4, "value")]
+    assert errors[1]["code"] == "before_campaign_start"
+    assert "2026-03-01" in errors[1]["message"]
+    [listed] = (await client.get(f"/campaigns/{cid}/responses")).json()["items"]
+    assert (listed["occurred_at"], listed["value"]) == ("2026-03-06T10:00:00Z", "30.00")
