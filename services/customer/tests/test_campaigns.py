@@ -498,6 +498,9 @@ async def test_the_report_counts_by_hand(client: httpx.AsyncClient, db: Any, app
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "<svg" in page.text and "Spring win-back" in page.text and "460.00" in page.text
+    assert "<p>Status: Running;" in page.text and "CampaignStatus" not in page.text
+    for cell in ("460.00 CNY", "140.00 CNY", "100.00 CNY", "400.00 CNY", "0.00 CNY"):
+        assert f"<td>{cell}</td>" in page.text, cell  # every money cell names its currency
 
 
 @pytest.fixture
