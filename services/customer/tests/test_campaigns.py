@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from customer_import_helpers import counts, run_import, wait_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 from user_helpers import known_user
 
 from crm_chassis.events import Event
 from crm_chassis.testing import internal_headers
+from crm_customer.campaigns.models import Campaign
 from crm_customer.db import infra
 from crm_customer.lifecycle.handlers import SCORE_HANDLERS
 
@@ -101,13 +102,14 @@ async def test_create_read_list_change_and_delete(client: httpx.AsyncClient, db:
     assert created.headers["location"] == f"/campaigns/{body['id']}"
     assert (body["status"], body["budget"], body["actual_cost"], body["currency"]) == (
         "draft",
-        "5000",
+        "5000.00",
         "1200.50",
         "CNY",
     )
     assert (body["owner_id"], body["member_count"], body["target"]["tag"]) == (owner, 0, None)
     read = await client.get(body["location"] if "location" in body else f"/campaigns/{body['id']}")
     assert read.status_code == 200
+    assert (read.json()["budget"], read.json()["actual_cost"]) == (body["budget"], body["actual_cost"])
     etag = read.headers["etag"]
     assert (await client.get(f"/campaigns/{body['id']}", headers={"If-None-Match": etag})).status_code == 304
     other = await make_campaign(client, name="Trade fair", channel="event")
@@ -179,6 +181,21 @@ async def test_invalid_input_is_a_problem_listing_every_field(client: httpx.Asyn
     patched = await client.patch(path, json={"ends_on": "2026-01-01"}, headers={"If-Match": '"1"'})
     assert problem_fields(patched) == {"body.ends_on"}
     assert problem_fields(await client.patch(path, json={"name": None}, headers={"If-Match": '"1"'})) == {"body.name"}
+
+
+async def test_money_is_answered_in_cents_by_writes_as_by_reads(client: httpx.AsyncClient) -> None:
+    created = await make_campaign(client, budget="30", actual_cost="1000")
+    path = f"/campaigns/{created['id']}"
+    assert (created["budget"], created["actual_cost"]) == ("30.00", "1000.00")
+    read = (await client.get(path)).json()
+    assert (read["budget"], read["actual_cost"]) == ("30.00", "1000.00")
+
+    changed = await client.patch(path, json={"budget": "45.5", "actual_cost": 7}, headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["budget"], changed.json()["actual_cost"]) == ("45.50", "7.00")
+    read = (await client.get(path)).json()
+    assert (read["budget"], read["actual_cost"]) == ("45.50", "7.00")
+    assert problem_fields(await client.post("/campaigns", json=campaign_body(budget="1.234"))) == {"body.budget"}
 
 
 async def test_status_moves_only_forward_and_running_only_by_a_start(client: httpx.AsyncClient, db: Any) -> None:
@@ -316,6 +333,75 @@ async def test_responses_need_a_member_and_unsubscribing_withdraws_consent(clien
     assert [r["type"] for r in listed] == ["unsubscribed", "opened"]
 
 
+async def test_a_response_cannot_precede_the_campaign_but_may_come_after_its_end(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    member = await make_customer(client, tags=["dec"])
+    campaign = await make_campaign(client, target={"tag": "dec"}, starts_on="2025-12-01", ends_on="2025-12-31")
+    cid = campaign["id"]
+    await start(client, cid)
+
+    long_before = await respond(client, cid, member, "opened", "2020-01-01")
+    assert problem_fields(long_before) == {"body.occurred_at"}
+    [error] = long_before.json()["errors"]
+    assert error["code"] == "before_campaign_start"
+    assert "2025-12-01" in error["message"], error
+    # the start is midnight of starts_on in the business time zone (UTC+8 here)
+    just_before = await respond(client, cid, member, "opened", "2025-11-30T15:59:59Z")
+    assert problem_fields(just_before) == {"body.occurred_at"}
+    assert (await client.get(f"/campaigns/{cid}/responses")).json()["items"] == []
+    assert await events_of(db, "campaign.response_recorded") == []
+
+    first = await respond(client, cid, member, "delivered", "2025-11-30T16:00:00Z")
+    assert first.status_code == 201, first.text
+    assert (await respond(client, cid, member, "opened", "2025-12-01")).status_code == 201
+    running = (await client.get(f"/campaigns/{cid}")).json()
+    finished = await client.patch(
+        f"/campaigns/{cid}", json={"status": "finished"}, headers={"If-Match": f'"{running["version"]}"'}
+    )
+    assert finished.status_code == 200, finished.text
+    late = await respond(client, cid, member, "clicked", "2026-02-15T10:00:00Z")  # mail opened late
+    assert late.status_code == 201, late.text
+    assert (await respond(client, cid, member, "clicked", "2199-01-01")).status_code == 422  # not in the future
+
+
+async def test_a_campaign_started_before_its_starts_on_takes_responses_from_its_start(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    member = await make_customer(client, tags=["early"])
+    campaign = await make_campaign(client, target={"tag": "early"}, starts_on="2025-06-10", ends_on="2025-06-30")
+    cid = campaign["id"]
+    await start(client, cid)
+    async with db.begin() as session:  # as if started on 2025-06-05: the moment of a start is the clock's
+        at = datetime(2025, 6, 5, 9, 0, tzinfo=UTC)
+        await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(cid)).values(started_at=at))
+
+    after_start = await respond(client, cid, member, "delivered", "2025-06-05T09:30:00Z")
+    assert after_start.status_code == 201, after_start.text
+    before_start = await respond(client, cid, member, "opened", "2025-06-05T08:59:00Z")
+    assert problem_fields(before_start) == {"body.occurred_at"}
+    assert "2025-06-05T09:00:00Z" in before_start.json()["errors"][0]["message"]
+
+
+async def test_a_response_value_is_money_not_negative_and_in_cents(client: httpx.AsyncClient) -> None:
+    member = await make_customer(client, tags=["val"])
+    campaign = await make_campaign(client, target={"tag": "val"})
+    cid = campaign["id"]
+    await start(client, cid)
+    body = {"customer_id": member, "type": "purchased", "occurred_at": "2026-03-05T10:00:00Z"}
+
+    for wrong in ("-100", "-0.01", "1.234", "abc"):
+        refused = await client.post(f"/campaigns/{cid}/responses", json={**body, "value": wrong})
+        assert problem_fields(refused) == {"body.value"}, wrong
+    assert (await client.get(f"/campaigns/{cid}/responses")).json()["items"] == []
+    recorded = await client.post(f"/campaigns/{cid}/responses", json={**body, "value": "30"})
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["value"] == "30.00"
+    assert (await client.get(recorded.headers["location"])).json()["value"] == "30.00"
+    free = await client.post(f"/campaigns/{cid}/responses", json={**body, "type": "opened", "value": "0"})
+    assert (free.status_code, free.json()["value"]) == (201, "0.00")
+
+
 async def test_an_order_may_name_an_existing_campaign(client: httpx.AsyncClient) -> None:
     buyer = await make_customer(client)
     campaign = await make_campaign(client)
@@ -396,7 +482,7 @@ async def test_the_report_counts_by_hand(client: httpx.AsyncClient, db: Any, app
         "400.00",
         "140.00",
     )
-    assert (segments["low_value"]["members"], segments["low_value"]["revenue"]) == (1, "0")
+    assert (segments["low_value"]["members"], segments["low_value"]["revenue"]) == (1, "0.00")
     assert (segments[None]["converted"], segments[None]["revenue"], segments[None]["orders"]) == (1, "60.00", 1)
 
     settings = app.state.settings
@@ -412,6 +498,9 @@ async def test_the_report_counts_by_hand(client: httpx.AsyncClient, db: Any, app
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "<svg" in page.text and "Spring win-back" in page.text and "460.00" in page.text
+    assert "<p>Status: Running;" in page.text and "CampaignStatus" not in page.text
+    for cell in ("460.00 CNY", "140.00 CNY", "100.00 CNY", "400.00 CNY", "0.00 CNY"):
+        assert f"<td>{cell}</td>" in page.text, cell  # every money cell names its currency
 
 
 @pytest.fixture
@@ -486,3 +575,30 @@ async def test_responses_arrive_by_csv_import_under_the_same_rules(client: httpx
     assert (await client.get(f"/customers/{member}")).json()["marketing_consent"] is False
     again = await run_import(client, "campaign_responses", content.replace("waved", "opened"))
     assert counts(again)[:3] == (1, 0, 2)  # the two recorded before are skipped, the fixed row is new
+
+
+async def test_an_imported_response_is_refused_before_the_campaign_or_with_a_negative_value(
+    client: httpx.AsyncClient, data_dir: Any
+) -> None:
+    member = await make_customer(client, tags=["file"])
+    campaign = await make_campaign(client, target={"tag": "file"})
+    cid = campaign["id"]
+    await start(client, cid)
+    content = (
+        "campaign_id,customer_id,type,occurred_at,value\n"
+        f"{cid},{member},purchased,2026-03-05T10:00:00Z,-100\n"
+        f"{cid},{member},opened,2020-01-01,\n"
+        f"{cid},{member},purchased,2026-03-05T11:00:00Z,12.345\n"
+        f"{cid},{member},purchased,2026-03-06T10:00:00Z,30\n"
+    )
+
+    job = await run_import(client, "campaign_responses", content)
+
+    assert job["status"] == "succeeded", job
+    assert counts(job) == (1, 0, 0, 3)
+    errors = (await client.get(f"/imports/{job['id']}/errors")).json()["items"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, "value"), (3, "occurred_at"), (4, "value")]
+    assert errors[1]["code"] == "before_campaign_start"
+    assert "2026-03-01" in errors[1]["message"]
+    [listed] = (await client.get(f"/campaigns/{cid}/responses")).json()["items"]
+    assert (listed["occurred_at"], listed["value"]) == ("2026-03-06T10:00:00Z", "30.00")

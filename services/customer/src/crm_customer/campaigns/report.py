@@ -20,6 +20,7 @@ from typing import Any
 from crm_customer.campaigns import repository as campaign_repo
 from crm_customer.campaigns.models import Campaign
 from crm_customer.campaigns.schemas import (
+    CENT,
     CampaignOutcome,
     CampaignReport,
     CampaignResponseRate,
@@ -65,8 +66,8 @@ def _outcome(
         "response_rate": _rate(len(responders & members), len(members)),
         "converted": len(converted),
         "conversion_rate": _rate(len(converted), len(members)),
-        "revenue": revenue,
-        "margin": margin,
+        "revenue": revenue.quantize(CENT),
+        "margin": margin.quantize(CENT),
         "orders": len(purchases),
     }
 
@@ -101,7 +102,7 @@ async def build(session: Session, campaign: Campaign, attribution_days: int) -> 
         segments.append(
             CampaignSegmentOutcome(value_segment=segment, **_outcome(ids & members, responders, bought, refunds))
         )
-    cost = campaign.actual_cost or Decimal(0)
+    cost = (campaign.actual_cost or Decimal(0)).quantize(CENT)
     return CampaignReport(
         campaign_id=campaign.id,
         name=campaign.name,

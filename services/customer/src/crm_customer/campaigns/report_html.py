@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
-from crm_customer.campaigns.schemas import CampaignReport
+from crm_customer.campaigns.schemas import CampaignReport, CampaignStatus
 
 BAR_WIDTH = 320
+# The English labels of the gateway's `campaign_status` (meta labels), as a person reads them.
+STATUS_LABELS: dict[CampaignStatus, str] = {
+    CampaignStatus.draft: "Draft",
+    CampaignStatus.running: "Running",
+    CampaignStatus.finished: "Finished",
+    CampaignStatus.cancelled: "Cancelled",
+}
 
 
 def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
@@ -25,14 +33,18 @@ def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
 
 def render(report: CampaignReport) -> str:
     total = report.total
+
+    def money(amount: Decimal) -> str:
+        return f"{amount} {report.currency}"
+
     rates = [(r.type.value, r.rate, f"{r.rate:.1%} ({r.members})") for r in report.responses]
     top = max((s.revenue for s in report.segments), default=0) or 1
-    revenue = [(s.value_segment or "not scored", float(s.revenue / top), f"{s.revenue}") for s in report.segments]
+    revenue = [(s.value_segment or "not scored", float(s.revenue / top), money(s.revenue)) for s in report.segments]
     roi = "—" if report.roi is None else f"{report.roi:.1%}"
     margin_roi = "—" if report.margin_roi is None else f"{report.margin_roi:.1%}"
     rows = "".join(
         f"<tr><td>{escape(s.value_segment or 'not scored')}</td><td>{s.members}</td><td>{s.response_rate:.1%}</td>"
-        f"<td>{s.conversion_rate:.1%}</td><td>{s.revenue}</td><td>{s.margin}</td></tr>"
+        f"<td>{s.conversion_rate:.1%}</td><td>{escape(money(s.revenue))}</td><td>{escape(money(s.margin))}</td></tr>"
         for s in report.segments
     )
     return (
@@ -41,11 +53,12 @@ def render(report: CampaignReport) -> str:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}</style></head><body>"
         f"<h1>{escape(report.name)}</h1>"
-        f"<p>CampaignStatus {escape(report.status.value)}; {total.members} members, "
+        f"<p>Status: {escape(STATUS_LABELS[report.status])}; {total.members} members, "
         f"{report.excluded_without_consent} left out without marketing consent; purchases within "
         f"{report.attribution_window_days} days after a response are attributed.</p>"
-        f"<table><tr><th>revenue</th><td>{total.revenue} {escape(report.currency)}</td></tr>"
-        f"<tr><th>margin</th><td>{total.margin}</td></tr><tr><th>cost</th><td>{report.cost}</td></tr>"
+        f"<table><tr><th>revenue</th><td>{escape(money(total.revenue))}</td></tr>"
+        f"<tr><th>margin</th><td>{escape(money(total.margin))}</td></tr>"
+        f"<tr><th>cost</th><td>{escape(money(report.cost))}</td></tr>"
         f"<tr><th>ROI (revenue)</th><td>{roi}</td></tr><tr><th>ROI (margin)</th><td>{margin_roi}</td></tr>"
         f"<tr><th>conversion</th><td>{total.conversion_rate:.1%} ({total.converted})</td></tr></table>"
         f"<h2>Responses</h2>{_bars('response rate by type', rates)}"

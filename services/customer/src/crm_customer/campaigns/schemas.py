@@ -8,7 +8,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crm_chassis.dates import CalendarDate, Instant, OccurredAt
 from crm_customer.customers.schemas import CustomerFilters
@@ -18,7 +27,16 @@ from crm_customer.orders.schemas import Currency, Money
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Goal = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-Cost = Annotated[Money, Field(ge=0)]
+CENT = Decimal("0.01")
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    """`30` as `30.00`: the form the database gives back, so that a write answers as a read does."""
+    return value.quantize(CENT)
+
+
+# Money a campaign spends or a response brings: not negative, at most 2 decimal places, kept as cents.
+Cost = Annotated[Money, Field(ge=0), AfterValidator(_to_cents)]
 Risk = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -197,7 +215,9 @@ class CampaignResponseCreate(BaseModel):
     channel: CampaignChannel | None = Field(
         default=None, description="how the customer answered; the campaign's by default"
     )
-    value: Money | None = Field(default=None, description="what the response was worth, in the campaign's currency")
+    value: Cost | None = Field(
+        default=None, description="what the response was worth, in the campaign's currency; not negative"
+    )
 
 
 class CampaignResponseRead(BaseModel):

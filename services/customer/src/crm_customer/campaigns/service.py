@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from crm_chassis.dates import start_of_day
 from crm_chassis.db import utcnow
 from crm_chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
 from crm_chassis.identity import Principal, visible_owners
@@ -49,6 +51,22 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     CampaignStatus.cancelled: frozenset(),
 }
 RESPONDING = (CampaignStatus.running, CampaignStatus.finished)  # late answers to a finished campaign still count
+
+
+def began(campaign: Campaign) -> tuple[datetime, str]:
+    """The moment from which a campaign takes responses, and how to name it: midnight (business time)
+    of `starts_on`, or the start if the campaign was started earlier. Responses are often recorded
+    after the fact, so a start later than `starts_on` does not move it."""
+    planned = start_of_day(campaign.starts_on)
+    if campaign.started_at is not None and campaign.started_at < planned:
+        return campaign.started_at, f"it was started at {_instant(campaign.started_at)}"
+    return planned, (
+        f"it starts on {campaign.starts_on.isoformat()} (midnight in the business time zone, {_instant(planned)})"
+    )
+
+
+def _instant(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def event_data(campaign: Campaign) -> dict[str, Any]:
@@ -223,6 +241,11 @@ async def record_response(
     """A member's response; `unsubscribed` also withdraws the customer's marketing consent."""
     if campaign.status not in RESPONDING:
         raise Conflict(f"a {campaign.status} campaign takes no responses", code="campaign_not_started")
+    since, when = began(campaign)
+    if data.occurred_at < since:
+        raise Unprocessable.field(
+            "occurred_at", "before_campaign_start", f"a response cannot precede the campaign: {when}"
+        )
     await access.require_visible_customer(session, principal, data.customer_id, f"customer {data.customer_id}")
     if await campaign_repo.member(session, campaign.id, data.customer_id) is None:
         raise Conflict(
