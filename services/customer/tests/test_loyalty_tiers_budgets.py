@@ -372,3 +372,96 @@ async def test_budgets_are_set_by_admins_with_clear_errors(client: httpx.AsyncCl
     assert (await client.get("/analytics/care-budget")).status_code == 422
     assert (await client.delete(url, headers={"If-Match": replaced.headers["etag"]})).status_code == 204
     assert (await client.get(url)).status_code == 404
+
+
+# Found through the gateway: strict numbers, pages like every list, the tier above the one held,
+# and periods bounded as every date is.
+
+
+async def test_numbers_in_bodies_are_json_numbers(client: httpx.AsyncClient) -> None:
+    customer = await make_customer(client)
+    points = f"/customers/{customer}/points"
+    for bad in (True, "12", 12.5):
+        refused = await client.post(points, json={"kind": "earn", "points": bad})
+        assert refused.status_code == 422, (bad, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.points"]
+    assert (await client.get(points)).json()["items"] == []
+    tier = await make_tier(client, "Gold", 500)
+    for body in ({"name": "Str", "threshold": "100"}, {"name": "Bool", "threshold": True}):
+        refused = await client.post("/loyalty/tiers", json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.threshold", body
+    url = f"/loyalty/tiers/{tier['id']}"
+    patched = await client.patch(url, json={"threshold": "600"}, headers={"If-Match": '"1"'})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "body.threshold"
+    assert (await client.post(points, json={"kind": "earn", "points": 12})).json()["points"] == 12
+
+
+async def test_the_ledger_tiers_and_budgets_are_pages_with_totals(client: httpx.AsyncClient) -> None:
+    customer = await make_customer(client)
+    points = f"/customers/{customer}/points"
+    for n in (1, 2, 3):
+        await client.post(points, json={"kind": "earn", "points": n})
+    ledger = (await client.get(points, params={"include_total": "true", "limit": 2})).json()
+    assert (ledger["total"], ledger["balance"], len(ledger["items"])) == (3, 6, 2) and ledger["next_cursor"]
+    assert "total" not in (await client.get(points)).json()
+
+    for name, threshold in (("Gold", 500), ("Member", 0), ("Silver", 100)):
+        await make_tier(client, name, threshold)
+    first = (await client.get("/loyalty/tiers", params={"limit": 2, "include_total": "true"})).json()
+    assert [t["name"] for t in first["items"]] == ["Member", "Silver"] and first["total"] == 3
+    rest = (await client.get("/loyalty/tiers", params={"cursor": first["next_cursor"]})).json()
+    assert [t["name"] for t in rest["items"]] == ["Gold"] and rest["next_cursor"] is None
+
+    for care_class in ("A", "B"):
+        await set_budget(client, care_class, "10.00")
+    await set_budget(client, "A", "10.00", period="2025-04")
+    budgets = await client.get("/loyalty/care-budgets", params={"period": MARCH, "include_total": "true", "limit": 1})
+    assert budgets.status_code == 200, budgets.text
+    assert (budgets.json()["total"], len(budgets.json()["items"])) == (2, 1)
+    unknown = await client.get("/loyalty/care-budgets", params={"period": MARCH, "colour": "red"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["code"] == "unknown_parameter"
+
+
+async def test_the_next_tier_is_the_one_above_the_tier_held(client: httpx.AsyncClient, db: Any) -> None:
+    await make_tier(client, "Member", 0)
+    silver = await make_tier(client, "Silver", 100)
+    gold = await make_tier(client, "Gold", 500)
+    platinum = await make_tier(client, "Platinum", 2000)
+    customer = await make_customer(client)
+    url = f"/customers/{customer}/tier"
+    await client.post(f"/customers/{customer}/points", json={"kind": "earn", "points": 463})
+    by_points = (await client.get(url)).json()
+    assert (by_points["tier"]["id"], by_points["next_tier"]["id"], by_points["points_to_next"]) == (
+        silver["id"],
+        gold["id"],
+        37,
+    )
+    held = (await client.put(url, json={"tier_id": gold["id"]})).json()
+    assert (held["tier"]["id"], held["next_tier"]["id"], held["points_to_next"]) == (gold["id"], platinum["id"], None)
+    top = (await client.put(url, json={"tier_id": platinum["id"]})).json()
+    assert (top["next_tier"], top["points_to_next"]) == (None, None)
+
+
+async def test_a_period_is_a_month_of_the_years_dates_take(client: httpx.AsyncClient) -> None:
+    for period in ("0000-01", "1899-12", "2200-01", "9999-12"):
+        report = await client.get("/analytics/care-budget", params={"period": period})
+        assert report.status_code == 422 and report.json()["errors"][0]["field"] == "query.period", period
+        listed = await client.get("/loyalty/care-budgets", params={"period": period})
+        assert listed.status_code == 422, period
+        for method in ("GET", "PUT", "DELETE"):
+            answered = await client.request(
+                method, f"/loyalty/care-budgets/{period}/A", json={"amount": "1.00", "currency": "CNY"}
+            )
+            assert answered.status_code == 422, (method, period, answered.text)
+            assert answered.json()["errors"][0]["field"] == "path.period"
+    for period in ("1900-01", "2199-12"):
+        assert (await client.get("/analytics/care-budget", params={"period": period})).status_code == 200
+        assert (await set_budget(client, "A", "1.00", period=period)).status_code == 201
+
+
+async def test_membership_tier_is_a_free_text_label_beside_the_loyalty_tier(client: httpx.AsyncClient) -> None:
+    gold = await make_tier(client, "Gold", 500)
+    customer = await make_customer(client, membership_tier="VIP (old card)")
+    await client.put(f"/customers/{customer}/tier", json={"tier_id": gold["id"]})
+    assert (await client.get(f"/customers/{customer}/tier")).json()["tier"]["name"] == "Gold"
+    assert (await client.get(f"/customers/{customer}")).json()["membership_tier"] == "VIP (old card)"

@@ -193,3 +193,49 @@ async def test_duplicates_across_scripts_and_between_pinyin_and_latin(client: ht
     # a Chinese pair outranks a pinyin pair
     scores = [p["score"] for p in page["items"]]
     assert scores == sorted(scores, reverse=True) and scores[0] == 0.6 and scores[-1] == 0.5
+
+
+async def tier(client: httpx.AsyncClient, name: str, threshold: int) -> str:
+    created = await client.post("/loyalty/tiers", json={"name": name, "threshold": threshold})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_a_tier_set_by_hand_follows_the_merge_and_goes_back_on_undo(client: httpx.AsyncClient) -> None:
+    gold = await tier(client, "Gold", 500)
+    survivor, dup = await make(client, name="Sam"), await make(client, name="Sam")
+    set_ = await client.put(f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "key account"})
+    assert set_.status_code == 200, set_.text
+    merged = await client.post(f"/customers/{survivor['id']}/merge", json={"duplicate_id": dup["id"]})
+    assert merged.status_code == 201, merged.text
+    assert merged.json()["moved"] == {"manual_tier": [gold]} and merged.json()["conflicts"] == {}
+    assert (await client.get(f"/merges/{merged.json()['id']}")).json()["moved"] == {"manual_tier": [gold]}
+    held = (await client.get(f"/customers/{survivor['id']}/tier")).json()
+    assert (held["tier"]["id"], held["source"], held["reason"]) == (gold, "manual", "key account")
+    assert held["set_by"] == set_.json()["set_by"] and held["set_at"] == set_.json()["set_at"]
+
+    undone = await client.post(f"/merges/{merged.json()['id']}/undo")
+    assert undone.status_code == 200, undone.text
+    back = (await client.get(f"/customers/{dup['id']}/tier")).json()
+    assert {k: back[k] for k in ("tier", "source", "reason", "set_by", "set_at")} == {
+        k: set_.json()[k] for k in ("tier", "source", "reason", "set_by", "set_at")
+    }
+    left = (await client.get(f"/customers/{survivor['id']}/tier")).json()
+    assert (left["tier"], left["source"], left["set_by"]) == (None, None, None)
+
+
+async def test_where_both_have_a_tier_set_by_hand_the_survivors_stays(client: httpx.AsyncClient) -> None:
+    gold, silver = await tier(client, "Gold", 500), await tier(client, "Silver", 100)
+    survivor, dup = await make(client, name="Sam"), await make(client, name="Sam")
+    await client.put(f"/customers/{survivor['id']}/tier", json={"tier_id": silver, "reason": "survivor's"})
+    await client.put(f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "duplicate's"})
+    merged = await client.post(f"/customers/{survivor['id']}/merge", json={"duplicate_id": dup["id"]})
+    assert merged.status_code == 201, merged.text
+    assert merged.json()["conflicts"] == {"manual_tier": "survivor"} and "manual_tier" not in merged.json()["moved"]
+    kept = (await client.get(f"/customers/{survivor['id']}/tier")).json()
+    assert (kept["tier"]["id"], kept["reason"]) == (silver, "survivor's")
+
+    assert (await client.post(f"/merges/{merged.json()['id']}/undo")).status_code == 200
+    assert (await client.get(f"/customers/{survivor['id']}/tier")).json()["tier"]["id"] == silver
+    back = (await client.get(f"/customers/{dup['id']}/tier")).json()
+    assert (back["tier"]["id"], back["reason"]) == (gold, "duplicate's")

@@ -158,6 +158,11 @@ class ContactType(StrEnum):
 
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# An older field, written by people and imports as they please; the loyalty tiers did not replace it.
+MEMBERSHIP_TIER_NOTE = (
+    "a free-text membership label kept as written (by people, imports or a partner's system); not the "
+    "loyalty tier the points or a manager give, which GET /customers/{id}/tier answers"
+)
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -292,7 +297,7 @@ class CustomerFields(BaseModel):
     loyalty_stage: LoyaltyStage | None = None
     relationship_level: RelationshipLevel | None = None
     loyalty_kind: LoyaltyKind | None = None
-    membership_tier: Text100 | None = None
+    membership_tier: Text100 | None = Field(default=None, description=MEMBERSHIP_TIER_NOTE)
     marketing_consent: bool | None = None
     is_key: bool | None = None
     key_reason: Text200 | None = None
@@ -363,7 +368,7 @@ class CustomerRead(BaseModel):
     loyalty_stage: LoyaltyStage | None
     relationship_level: RelationshipLevel | None
     loyalty_kind: LoyaltyKind | None
-    membership_tier: str | None
+    membership_tier: str | None = Field(description=MEMBERSHIP_TIER_NOTE)
     marketing_consent: bool
     is_key: bool
     key_reason: str | None

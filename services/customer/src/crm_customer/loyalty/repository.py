@@ -41,6 +41,11 @@ async def tiers(session: AsyncSession) -> list[Tier]:
     return list((await session.scalars(select(Tier).order_by(Tier.threshold))).all())
 
 
+async def tiers_page(session: AsyncSession, limit: int, cursor: str | None) -> Page[Tier]:
+    order = [(Tier.threshold, False), (Tier.id, False)]
+    return await paginate(session, select(Tier), order, "threshold", limit, cursor)
+
+
 async def get_tier(session: AsyncSession, tier_id: uuid.UUID) -> Tier | None:
     return await session.get(Tier, tier_id)
 

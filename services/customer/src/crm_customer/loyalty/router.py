@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from crm_chassis.db import SessionDep
 from crm_chassis.etag import etag_for, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
+from crm_chassis.openapi import header_parameter
 from crm_chassis.pagination import Page, PageDep
 from crm_customer.deps import CustomerDep
 from crm_customer.loyalty import service as loyalty_service
 from crm_customer.loyalty.models import CareBudget, Tier
 from crm_customer.loyalty.schemas import (
-    PERIOD_PATTERN,
     CareBudgetFilters,
     CareBudgetRead,
     CareBudgetReport,
@@ -23,6 +23,7 @@ from crm_customer.loyalty.schemas import (
     ConcessionRead,
     CustomerTierRead,
     ManualTierSet,
+    Period,
     PointsCreate,
     PointsEntryRead,
     PointsLedger,
@@ -33,7 +34,7 @@ from crm_customer.loyalty.schemas import (
 )
 
 router = APIRouter(tags=["points and concessions"])
-PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="a calendar month, YYYY-MM")]
+PeriodPath = Annotated[Period, Path(description="a calendar month, YYYY-MM (1900-01 to 2199-12)")]
 
 
 @router.post("/customers/{customer_id}/points", status_code=201, response_model=PointsEntryRead, summary="Earn, redeem")
@@ -52,6 +53,7 @@ async def read_points(customer: CustomerDep, session: SessionDep, page: PageDep)
         balance=await loyalty_service.balance(session, customer.id),
         items=[PointsEntryRead.model_validate(r) for r in found.items],
         next_cursor=found.next_cursor,
+        total=found.total,
     )
 
 
@@ -88,8 +90,9 @@ def _tier(tier: Tier, response: Response) -> TierRead:
 
 
 @router.get("/loyalty/tiers", response_model=Page[TierRead], tags=["membership tiers"], summary="Tiers, lowest first")
-async def list_tiers(session: SessionDep) -> Page[TierRead]:
-    return Page(items=[TierRead.model_validate(t) for t in await loyalty_service.list_tiers(session)])
+async def list_tiers(session: SessionDep, page: PageDep) -> Page[TierRead]:
+    found = await loyalty_service.tiers_page(session, limit=page.limit, cursor=page.cursor)
+    return found.map(TierRead.model_validate)
 
 
 @router.post(
@@ -144,7 +147,10 @@ def _customer_tier(found: loyalty_service.CustomerTier) -> CustomerTierRead:
         source=found.source,
         points_tier=summary(found.points_tier),
         next_tier=summary(found.next_tier),
-        points_to_next=None if found.next_tier is None else found.next_tier.threshold - found.balance,
+        # A tier set by hand is not moved by the points: no count of points leads to the next one.
+        points_to_next=None
+        if found.next_tier is None or manual is not None
+        else found.next_tier.threshold - found.balance,
         set_by=manual.set_by if manual else None,
         set_at=manual.set_at if manual else None,
         reason=manual.reason if manual else None,
@@ -222,7 +228,20 @@ async def read_care_budget(
     response_model=CareBudgetRead,
     tags=["care budgets"],
     summary="Set a class's care budget for a month (admin; If-Match to replace one)",
-    responses={201: {"description": "Created"}},
+    responses={
+        201: {"model": CareBudgetRead, "description": "A new budget line: no If-Match needed"},
+        412: {"description": "The budget exists and If-Match does not name its current version"},
+        428: {"description": "The budget exists: replacing it needs If-Match with its ETag"},
+    },
+    # Declared here, not required: a new line is set without one (the chassis marks If-Match required
+    # on routes that always need it).
+    openapi_extra={
+        "parameters": [
+            header_parameter(
+                "If-Match", "The ETag of the budget this replaces; needed only when one is set for the month."
+            )
+        ]
+    },
 )
 async def set_care_budget(
     period: PeriodPath,
@@ -269,7 +288,7 @@ async def delete_care_budget(
     summary="Care spending per ABC class in a month: budget, spent, remaining, grants, overspend",
 )
 async def care_budget_report(
-    period: Annotated[str, Query(pattern=PERIOD_PATTERN, description="a calendar month, YYYY-MM")],
+    period: Annotated[Period, Query(description="a calendar month, YYYY-MM (1900-01 to 2199-12)")],
     session: SessionDep,
 ) -> CareBudgetReport:
     return await loyalty_service.care_budget_report(session, period)

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from crm_chassis.dates import OccurredAt
+from crm_chassis.dates import EARLIEST, LATEST, OccurredAt
+from crm_chassis.pagination import total_field
 from crm_customer.orders.schemas import Currency, Money
 
 
@@ -28,7 +29,8 @@ class PointsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: PointsKind
-    points: Annotated[int, Field(ge=-10_000_000, le=10_000_000)]
+    # strict: JSON `true` or `"12"` is not a number of points
+    points: Annotated[int, Field(ge=-10_000_000, le=10_000_000, strict=True)]
     reason: Reason | None = None
 
     @model_validator(mode="after")
@@ -62,6 +64,7 @@ class PointsLedger(BaseModel):
     balance: int
     items: list[PointsEntryRead]
     next_cursor: str | None = None
+    total: int | None = total_field()
 
 
 class ConcessionKind(StrEnum):
@@ -150,7 +153,9 @@ class Benefit(BaseModel):
 
 
 TierName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Threshold = Annotated[int, Field(ge=0, le=1_000_000_000, description="points balance at which the tier is reached")]
+Threshold = Annotated[
+    int, Field(ge=0, le=1_000_000_000, strict=True, description="points balance at which the tier is reached")
+]
 Benefits = Annotated[list[Benefit], Field(max_length=50)]
 
 
@@ -225,8 +230,14 @@ class CustomerTierRead(BaseModel):
     tier: TierSummary | None = Field(description="the tier the customer holds; null: no tier is reached")
     source: TierSource | None = Field(description="why: the points rule or a tier set by hand; null with no tier")
     points_tier: TierSummary | None = Field(description="the tier the points alone give")
-    next_tier: TierSummary | None = Field(description="the next tier up by points, if any")
-    points_to_next: int | None = None
+    next_tier: TierSummary | None = Field(
+        description="the tier above the one held (the lowest tier when none is held); null at the top"
+    )
+    points_to_next: int | None = Field(
+        default=None,
+        description="points the balance lacks to reach `next_tier`; null at the top and while a tier is set by hand "
+        "(the points do not move it)",
+    )
     set_by: str | None = Field(default=None, description="who set the tier by hand")
     set_at: datetime | None = None
     reason: str | None = None
@@ -236,7 +247,22 @@ class CustomerTierRead(BaseModel):
 
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN), Field(description="a calendar month, YYYY-MM")]
+
+
+def _bounded_period(value: str) -> str:
+    """The years every other date input takes (crm_chassis.dates): 1900 to 2199."""
+    if not EARLIEST.year <= int(value[:4]) <= LATEST.year:
+        raise ValueError(f"must be a month between {EARLIEST:%Y-%m} and {LATEST:%Y-%m}")
+    return value
+
+
+# A calendar month in a body, a query or a path: the pattern, then the years.
+Period = Annotated[
+    str,
+    StringConstraints(pattern=PERIOD_PATTERN),
+    AfterValidator(_bounded_period),
+    Field(description="a calendar month, YYYY-MM (1900-01 to 2199-12)"),
+]
 
 
 class CareBudgetSet(BaseModel):
@@ -277,7 +303,7 @@ class CareBudgetReport(BaseModel):
 
 
 class CareBudgetFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+    # Unknown parameters are refused by the chassis (crm_chassis.query), which also knows the page's
+    # own (limit, cursor, include_total); `extra="forbid"` here refused those too.
     period: Period | None = None
     care_class: CareClass | None = None

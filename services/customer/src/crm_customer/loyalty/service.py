@@ -289,8 +289,9 @@ def points_tier(tiers: list[Tier], points: int) -> Tier | None:
     return reached[-1] if reached else None
 
 
-def _next_tier(tiers: list[Tier], points: int) -> Tier | None:
-    return next((t for t in tiers if t.threshold > points), None)
+def _tier_above(tiers: list[Tier], held: Tier | None) -> Tier | None:
+    """The tier above the one held (the lowest one when none is held); None at the top."""
+    return next((t for t in tiers if held is None or t.threshold > held.threshold), None)
 
 
 @dataclass
@@ -311,7 +312,7 @@ async def customer_tier(session: Session, customer_id: uuid.UUID) -> CustomerTie
     by_points = points_tier(tiers, points)
     held = by_points if manual is None else next((t for t in tiers if t.id == manual.tier_id), None)
     source = None if held is None else ("manual" if manual is not None else "points")
-    return CustomerTier(customer_id, points, held, source, by_points, _next_tier(tiers, points), manual)
+    return CustomerTier(customer_id, points, held, source, by_points, _tier_above(tiers, held), manual)
 
 
 async def _announce_tier(
@@ -367,8 +368,8 @@ async def clear_manual_tier(session: Session, *, customer: Customer, principal: 
     return await customer_tier(session, customer.id)
 
 
-async def list_tiers(session: Session) -> list[Tier]:
-    return await loyalty_repo.tiers(session)
+async def tiers_page(session: Session, *, limit: int, cursor: str | None) -> Page[Tier]:
+    return await loyalty_repo.tiers_page(session, limit, cursor)
 
 
 async def get_tier(session: Session, tier_id: uuid.UUID) -> Tier:

@@ -2,6 +2,7 @@
 
 The moves touch orders, the contact log, contacts, points, concessions and referrals alike: one
 statement shape over the tables that point at a customer, kept here beside the merge that needs it.
+A tier set by hand is one row per customer, keyed by the customer: it moves by its tier.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_customer.contacts.models import Contact
 from crm_customer.customers.models import Customer
 from crm_customer.interactions.models import Interaction
-from crm_customer.loyalty.models import Concession, PointsEntry
+from crm_customer.loyalty.models import Concession, ManualTier, PointsEntry
 from crm_customer.merge.models import CustomerMerge
 from crm_customer.orders.models import Order
 
@@ -56,3 +57,19 @@ async def move(
     if held_by is not None:
         stmt = stmt.where(column == held_by)
     await session.execute(stmt.values({column.key: to}))
+
+
+async def manual_tier_id(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
+    """The tier set by hand for the customer, if any."""
+    return await session.scalar(select(ManualTier.tier_id).where(ManualTier.customer_id == customer_id))
+
+
+async def move_manual_tier(session: AsyncSession, tier_id: uuid.UUID, *, held_by: uuid.UUID, to: uuid.UUID) -> None:
+    """Give customer `to` the tier `held_by` holds by hand, if that is still `tier_id` (with who set
+    it, when and why)."""
+    await session.execute(
+        update(ManualTier)
+        .where(ManualTier.customer_id == held_by, ManualTier.tier_id == tier_id)
+        .values(customer_id=to)
+        .execution_options(synchronize_session=False)
+    )

@@ -22,6 +22,8 @@ from crm_customer.merge.schemas import MergeRequest, Side
 LIST_FIELDS = {"tags", "hobbies", "taboos", "preferences", "business_lines", "other_contacts"}
 # Fields that identify the record itself or are managed elsewhere are not merged field by field.
 NOT_MERGED = {"external_ref", "owner_id", "referred_by", "is_key", "key_reason"}
+# The key under which a merge lists the duplicate's tier set by hand that moved (its tier's id).
+MANUAL_TIER = "manual_tier"
 MERGEABLE = [name for name in CustomerFields.model_fields if name not in NOT_MERGED] + ["owner_id", "referred_by"]
 
 
@@ -86,6 +88,16 @@ async def merge(
         if ids:
             await merge_repo.move(session, kind, ids, to=survivor.id)
             moved[kind] = [str(i) for i in ids]
+    # A tier set by hand follows like the records when the survivor has none; where both have one
+    # (different tiers), the survivor's stays and the answer lists the conflict.
+    duplicate_tier = await merge_repo.manual_tier_id(session, duplicate.id)
+    if duplicate_tier is not None:
+        survivor_tier = await merge_repo.manual_tier_id(session, survivor.id)
+        if survivor_tier is None:
+            await merge_repo.move_manual_tier(session, duplicate_tier, held_by=duplicate.id, to=survivor.id)
+            moved[MANUAL_TIER] = [str(duplicate_tier)]
+        elif survivor_tier != duplicate_tier:
+            conflicts[MANUAL_TIER] = Side.survivor
 
     now = utcnow()
     duplicate.merged_into = survivor.id
@@ -152,6 +164,8 @@ async def undo(session: Session, *, merge_id: uuid.UUID, principal: Principal) -
         ids = [uuid.UUID(i) for i in record.moved.get(kind, [])]
         if ids:
             await merge_repo.move(session, kind, ids, to=duplicate.id, held_by=survivor.id)
+    for tier_id in record.moved.get(MANUAL_TIER, []):  # unless the survivor's tier was changed since
+        await merge_repo.move_manual_tier(session, uuid.UUID(tier_id), held_by=survivor.id, to=duplicate.id)
     restored_ref = record.survivor_before.get("external_ref", "absent") is None
     if restored_ref:
         duplicate_ref, survivor.external_ref = survivor.external_ref, None
