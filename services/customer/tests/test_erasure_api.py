@@ -45,7 +45,9 @@ async def test_erase_removes_personal_data_and_keeps_anonymised_orders(client: h
     concession = {"kind": "gift", "reason": "goodwill", "reason_note": told, "approver_id": approver}
     granted = await client.post(f"/customers/{cid}/concessions", json=concession)
     tier = (await client.post("/loyalty/tiers", json={"name": "Gold", "threshold": 500})).json()
-    by_hand = await client.put(f"/customers/{cid}/tier", json={"tier_id": tier["id"], "reason": told})
+    by_hand = await client.put(
+        f"/customers/{cid}/tier", json={"tier_id": tier["id"], "reason": told}, headers={"If-Match": "*"}
+    )
     assert (points.status_code, granted.status_code, by_hand.status_code) == (201, 201, 200), by_hand.text
 
     agent = internal_headers(role="agent", subject=str(uuid.uuid4()))

@@ -178,11 +178,17 @@ async def test_a_tier_set_by_hand_holds_until_cleared(client: httpx.AsyncClient,
     as_agent = internal_headers(role="agent", subject=agent)
     refused = await client.put(f"/customers/{agents_own}/tier", json={"tier_id": gold["id"]}, headers=as_agent)
     assert refused.status_code == 403
-    unknown = await client.put(url, json={"tier_id": str(uuid.uuid4())}, headers=as_manager)
+    unknown = await client.put(url, json={"tier_id": str(uuid.uuid4())}, headers={**as_manager, "If-Match": "*"})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.tier_id"
     assert (await client.get(url)).json()["source"] == "points"
 
-    set_ = await client.put(url, json={"tier_id": gold["id"], "reason": "key account"}, headers=as_manager)
+    read = await client.get(url)
+    assert (await client.get(url, headers={"If-None-Match": read.headers["etag"]})).status_code == 304
+    hand = {"tier_id": gold["id"], "reason": "key account"}
+    assert (await client.put(url, json=hand, headers=as_manager)).status_code == 428
+    stale = await client.put(url, json=hand, headers={**as_manager, "If-Match": '"stale"'})
+    assert stale.status_code == 412
+    set_ = await client.put(url, json=hand, headers={**as_manager, "If-Match": read.headers["etag"]})
     assert set_.status_code == 200, set_.text
     body = set_.json()
     assert (body["tier"]["name"], body["source"], body["points_tier"]["name"]) == ("Gold", "manual", "Member")
@@ -193,14 +199,16 @@ async def test_a_tier_set_by_hand_holds_until_cleared(client: httpx.AsyncClient,
     in_use = await client.delete(f"/loyalty/tiers/{gold['id']}", headers={"If-Match": '"1"'})
     assert in_use.status_code == 409 and in_use.json()["code"] == "tier_in_use"
 
-    cleared = await client.delete(url, headers=as_manager)
+    # the points moved after the tier was set: an If-Match from before them is stale
+    assert (await client.delete(url, headers={**as_manager, "If-Match": set_.headers["etag"]})).status_code == 412
+    cleared = await client.delete(url, headers={**as_manager, "If-Match": (await client.get(url)).headers["etag"]})
     assert cleared.status_code == 200
     assert (cleared.json()["tier"]["name"], cleared.json()["source"], cleared.json()["set_by"]) == (
         "Member",
         "points",
         None,
     )
-    again = await client.delete(url, headers=as_manager)  # nothing set by hand: nothing changes
+    again = await client.delete(url, headers={**as_manager, "If-Match": "*"})  # nothing set by hand: nothing changes
     assert again.status_code == 200 and again.json()["source"] == "points"
     changes = await events_of(db, "customer.tier_changed")
     assert [(c["previous_tier"], c["tier"]) for c in changes] == [("Member", "Gold"), ("Gold", "Member")]
@@ -436,9 +444,9 @@ async def test_the_next_tier_is_the_one_above_the_tier_held(client: httpx.AsyncC
         gold["id"],
         37,
     )
-    held = (await client.put(url, json={"tier_id": gold["id"]})).json()
+    held = (await client.put(url, json={"tier_id": gold["id"]}, headers={"If-Match": "*"})).json()
     assert (held["tier"]["id"], held["next_tier"]["id"], held["points_to_next"]) == (gold["id"], platinum["id"], None)
-    top = (await client.put(url, json={"tier_id": platinum["id"]})).json()
+    top = (await client.put(url, json={"tier_id": platinum["id"]}, headers={"If-Match": "*"})).json()
     assert (top["next_tier"], top["points_to_next"]) == (None, None)
 
 
@@ -462,6 +470,6 @@ async def test_a_period_is_a_month_of_the_years_dates_take(client: httpx.AsyncCl
 async def test_membership_tier_is_a_free_text_label_beside_the_loyalty_tier(client: httpx.AsyncClient) -> None:
     gold = await make_tier(client, "Gold", 500)
     customer = await make_customer(client, membership_tier="VIP (old card)")
-    await client.put(f"/customers/{customer}/tier", json={"tier_id": gold["id"]})
+    await client.put(f"/customers/{customer}/tier", json={"tier_id": gold["id"]}, headers={"If-Match": "*"})
     assert (await client.get(f"/customers/{customer}/tier")).json()["tier"]["name"] == "Gold"
     assert (await client.get(f"/customers/{customer}")).json()["membership_tier"] == "VIP (old card)"

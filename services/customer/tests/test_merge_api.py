@@ -204,7 +204,9 @@ async def tier(client: httpx.AsyncClient, name: str, threshold: int) -> str:
 async def test_a_tier_set_by_hand_follows_the_merge_and_goes_back_on_undo(client: httpx.AsyncClient) -> None:
     gold = await tier(client, "Gold", 500)
     survivor, dup = await make(client, name="Sam"), await make(client, name="Sam")
-    set_ = await client.put(f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "key account"})
+    set_ = await client.put(
+        f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "key account"}, headers={"If-Match": "*"}
+    )
     assert set_.status_code == 200, set_.text
     merged = await client.post(f"/customers/{survivor['id']}/merge", json={"duplicate_id": dup["id"]})
     assert merged.status_code == 201, merged.text
@@ -227,8 +229,12 @@ async def test_a_tier_set_by_hand_follows_the_merge_and_goes_back_on_undo(client
 async def test_where_both_have_a_tier_set_by_hand_the_survivors_stays(client: httpx.AsyncClient) -> None:
     gold, silver = await tier(client, "Gold", 500), await tier(client, "Silver", 100)
     survivor, dup = await make(client, name="Sam"), await make(client, name="Sam")
-    await client.put(f"/customers/{survivor['id']}/tier", json={"tier_id": silver, "reason": "survivor's"})
-    await client.put(f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "duplicate's"})
+    await client.put(
+        f"/customers/{survivor['id']}/tier", json={"tier_id": silver, "reason": "survivor's"}, headers={"If-Match": "*"}
+    )
+    await client.put(
+        f"/customers/{dup['id']}/tier", json={"tier_id": gold, "reason": "duplicate's"}, headers={"If-Match": "*"}
+    )
     merged = await client.post(f"/customers/{survivor['id']}/merge", json={"duplicate_id": dup["id"]})
     assert merged.status_code == 201, merged.text
     assert merged.json()["conflicts"] == {"manual_tier": "survivor"} and "manual_tier" not in merged.json()["moved"]

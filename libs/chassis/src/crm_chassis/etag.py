@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import Request, Response
+from pydantic import BaseModel
 
 from crm_chassis.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag_for(version: int) -> str:
     return f'"{version}"'
+
+
+def etag_of(representation: BaseModel) -> str:
+    """A strong ETag for a representation that no one row's version covers (one worked out from
+    several), changing whenever any of it does."""
+    digest = hashlib.sha256(representation.model_dump_json().encode()).hexdigest()
+    return f'"{digest[:24]}"'
 
 
 def _tags(header: str) -> set[str]:

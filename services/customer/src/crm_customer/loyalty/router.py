@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from crm_chassis.db import SessionDep
-from crm_chassis.etag import etag_for, not_modified, require_if_match
+from crm_chassis.etag import etag_for, etag_of, not_modified, require_if_match
 from crm_chassis.identity import PrincipalDep
 from crm_chassis.openapi import header_parameter
 from crm_chassis.pagination import Page, PageDep
@@ -163,31 +163,60 @@ def _customer_tier(found: loyalty_service.CustomerTier) -> CustomerTierRead:
     tags=["membership tiers"],
     summary="The customer's tier: by points, or set by hand",
 )
-async def read_customer_tier(customer: CustomerDep, session: SessionDep) -> CustomerTierRead:
-    return _customer_tier(await loyalty_service.customer_tier(session, customer.id))
+async def read_customer_tier(
+    customer: CustomerDep, session: SessionDep, request: Request, response: Response
+) -> CustomerTierRead | Response:
+    current = _customer_tier(await loyalty_service.customer_tier(session, customer.id))
+    # no one row holds the tier (the points ledger and a hand-set tier both decide it): the ETag is
+    # the representation's own, so a write after any change to either is refused as stale
+    cached = not_modified(request, etag_of(current))
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag_of(current)
+    return current
+
+
+async def _current_tag(session: SessionDep, customer_id: uuid.UUID) -> str:
+    return etag_of(_customer_tier(await loyalty_service.customer_tier(session, customer_id)))
 
 
 @router.put(
     "/customers/{customer_id}/tier",
     response_model=CustomerTierRead,
     tags=["membership tiers"],
-    summary="Set the customer's tier by hand (manager, admin)",
+    summary="Set the customer's tier by hand (manager, admin; If-Match)",
 )
 async def set_customer_tier(
-    customer: CustomerDep, body: ManualTierSet, session: SessionDep, principal: PrincipalDep
+    customer: CustomerDep,
+    body: ManualTierSet,
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    response: Response,
 ) -> CustomerTierRead:
-    found = await loyalty_service.set_manual_tier(session, customer=customer, data=body, principal=principal)
-    return _customer_tier(found)
+    loyalty_service.require_lead(principal)
+    require_if_match(request, await _current_tag(session, customer.id))
+    found = _customer_tier(
+        await loyalty_service.set_manual_tier(session, customer=customer, data=body, principal=principal)
+    )
+    response.headers["ETag"] = etag_of(found)
+    return found
 
 
 @router.delete(
     "/customers/{customer_id}/tier",
     response_model=CustomerTierRead,
     tags=["membership tiers"],
-    summary="Clear the tier set by hand: the points decide again (manager, admin)",
+    summary="Clear the tier set by hand: the points decide again (manager, admin; If-Match)",
 )
-async def clear_customer_tier(customer: CustomerDep, session: SessionDep, principal: PrincipalDep) -> CustomerTierRead:
-    return _customer_tier(await loyalty_service.clear_manual_tier(session, customer=customer, principal=principal))
+async def clear_customer_tier(
+    customer: CustomerDep, session: SessionDep, principal: PrincipalDep, request: Request, response: Response
+) -> CustomerTierRead:
+    loyalty_service.require_lead(principal)
+    require_if_match(request, await _current_tag(session, customer.id))
+    found = _customer_tier(await loyalty_service.clear_manual_tier(session, customer=customer, principal=principal))
+    response.headers["ETag"] = etag_of(found)
+    return found
 
 
 # Care budgets

@@ -331,7 +331,7 @@ async def _announce_tier(
     await events.publish(session, events.CUSTOMER_TIER_CHANGED, customer_id, payload, 1)
 
 
-def _require_lead(principal: Principal) -> None:
+def require_lead(principal: Principal) -> None:
     if not principal.is_admin and principal.role != "manager":
         raise Forbidden("only a manager or an admin may set a customer's tier by hand", code="lead_required")
 
@@ -339,7 +339,7 @@ def _require_lead(principal: Principal) -> None:
 async def set_manual_tier(
     session: Session, *, customer: Customer, data: ManualTierSet, principal: Principal
 ) -> CustomerTier:
-    _require_lead(principal)
+    require_lead(principal)
     await customer_repo.lock(session, [customer.id])
     tier = await loyalty_repo.get_tier(session, data.tier_id)
     if tier is None:
@@ -357,7 +357,7 @@ async def set_manual_tier(
 async def clear_manual_tier(session: Session, *, customer: Customer, principal: Principal) -> CustomerTier:
     """Back to the points rule. Idempotent: with no tier set by hand nothing changes (a 404 would
     read as "no such customer")."""
-    _require_lead(principal)
+    require_lead(principal)
     await customer_repo.lock(session, [customer.id])
     before = await customer_tier(session, customer.id)
     if before.manual is None:
