@@ -3,6 +3,7 @@ the error is raised (in a route or in a middleware, outside the app's exception 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -79,3 +80,47 @@ async def test_errors_nothing_handled_carry_the_request_id(where: str, name: str
         assert int(response.headers["retry-after"]) > 0
     else:
         assert "retry-after" not in response.headers
+
+
+async def _a_real_deadlock() -> BaseException:
+    """Two transactions on a real PostgreSQL each waiting for the other's lock: the server fails one."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from crm_chassis.testing import postgres_url_or_skip
+
+    engine = create_async_engine(postgres_url_or_skip())
+    first_holds, second_holds = asyncio.Event(), asyncio.Event()
+
+    async def take(mine: int, theirs: int, holding: asyncio.Event, other: asyncio.Event) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": mine})
+            holding.set()
+            await other.wait()
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": theirs})
+
+    try:
+        results = await asyncio.gather(
+            take(8_800_001, 8_800_002, first_holds, second_holds),
+            take(8_800_002, 8_800_001, second_holds, first_holds),
+            return_exceptions=True,
+        )
+    finally:
+        await engine.dispose()
+    [failure] = [r for r in results if isinstance(r, BaseException)]
+    return failure
+
+
+async def test_a_deadlock_is_a_503_to_retry_not_a_server_error() -> None:
+    from crm_chassis.app import _install_database_error_handlers
+    from crm_chassis.db import lost_a_race
+
+    deadlock = await _a_real_deadlock()
+    assert lost_a_race(deadlock), repr(deadlock)
+    assert not lost_a_race(RuntimeError("boom")) and not lost_a_race(connection_lost())
+    for where in ("/in-route", "/in-middleware"):
+        async with client_raising(lambda: deadlock) as client:
+            _install_database_error_handlers(client._transport.app)  # type: ignore[attr-defined]
+            response = await client.get(where)
+        assert response.status_code == 503, (where, response.text)
+        assert response.json()["code"] == "database_busy" and response.headers["retry-after"] == "1"

@@ -12,16 +12,22 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.schema import MetaData
 
 from crm_chassis import tracing
 from crm_chassis.consumer import ConsumerMetrics
 from crm_chassis.controls import ControlCharacterMiddleware
-from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, create_engine, create_read_engine, create_sessionmaker
+from crm_chassis.db import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+    lost_a_race,
+)
 from crm_chassis.dead_letters import Retry, dead_letter_router
-from crm_chassis.errors import install_error_handlers, problem_response, public_path
+from crm_chassis.errors import install_error_handlers, problem_response, public_path, unexpected_error
 from crm_chassis.events import OutboxSignal
 from crm_chassis.feed import feed_router
 from crm_chassis.idempotency import IdempotencyMiddleware
@@ -30,6 +36,7 @@ from crm_chassis.lifecycle import on_terminate
 from crm_chassis.logging import configure_logging
 from crm_chassis.metrics import OutboxMetrics, exposition
 from crm_chassis.middleware import (
+    BUSY,
     BodyLimitMiddleware,
     HttpMetrics,
     InternalAuthMiddleware,
@@ -243,6 +250,13 @@ def _install_database_error_handlers(app: FastAPI) -> None:
             instance=public_path(request),
         )
 
+    async def other(request: Request, exc: Exception) -> Response:
+        if not lost_a_race(exc):
+            return await unexpected_error(request, exc)
+        logger.warning("transaction lost a race; the client is asked to retry", extra={"error": str(exc)[:500]})
+        return problem_response(*BUSY, instance=public_path(request), headers={"Retry-After": "1"})
+
+    app.add_exception_handler(DBAPIError, other)
     app.add_exception_handler(StaleDataError, stale)
     app.add_exception_handler(IntegrityError, integrity)
     app.add_exception_handler(OperationalError, operational)

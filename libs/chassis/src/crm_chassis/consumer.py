@@ -23,7 +23,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.schema import Table
 
-from crm_chassis.db import utcnow
+from crm_chassis.db import lost_a_race, utcnow
 from crm_chassis.events import Event, OutboxSignal, OutboxSpool, spool_outbox
 from crm_chassis.feed import POLL_FALLBACK_SECONDS, read_events
 from crm_chassis.identity import INTERNAL_HEADER
@@ -228,6 +228,8 @@ class EventConsumer:
             except TRANSIENT:
                 raise
             except Exception as exc:
+                if lost_a_race(exc):
+                    raise  # a deadlock is no fault of the event: the whole batch is tried again
                 if spool is not None and mark is not None:
                     spool.rewind(mark)  # the savepoint's events are undone with its rows
                 error = exc
@@ -278,6 +280,10 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except (httpx.HTTPError, nats.errors.Error, SQLAlchemyError, OSError, ValueError) as exc:
+                if lost_a_race(exc):  # rolled back by a deadlock: the batch again, shortly, no outage
+                    logger.info("consumer batch lost a race; trying it again", extra={"consumer": self.name})
+                    await asyncio.sleep(0.05 + 0.2 * random.random())  # noqa: S311 - jitter, not security
+                    continue
                 if failing_since is None:
                     failing_since = loop.time()
                     logger.log(

@@ -34,6 +34,18 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 # A client told the database is unreachable waits this long before it retries.
 DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """A transaction the database rolled back to settle a conflict with another one (SQLSTATE class
+    40: a deadlock, a serialization failure): nothing is wrong with the request, and it succeeds
+    when tried again."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
 _CONNECTION_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ECONNRESET,

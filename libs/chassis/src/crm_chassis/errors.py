@@ -265,7 +265,7 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(500, "internal_error", "an unexpected error occurred", instance=public_path(request))
 
@@ -275,4 +275,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(Exception, _unexpected_handler)
+    app.add_exception_handler(Exception, unexpected_error)

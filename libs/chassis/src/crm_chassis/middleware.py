@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_chassis import tracing
 from crm_chassis.context import current_public_path, forwarded_prefix_var, public_path_var, request_id_var
-from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
+from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable, lost_a_race
 from crm_chassis.errors import PROBLEM_JSON, problem_body
 from crm_chassis.identity import INTERNAL_HEADER, verify_internal_token
 
@@ -41,6 +41,10 @@ def request_path(scope: Scope) -> str:
     if isinstance(raw, bytes) and raw:
         return raw.decode("latin-1").split("?", 1)[0]
     return str(scope.get("path", ""))
+
+
+# A transaction the database rolled back to settle a deadlock: the client's request was fine.
+BUSY = (503, "database_busy", "the request collided with another one changing the same data; retry it")
 
 
 async def send_problem(
@@ -136,7 +140,10 @@ class RequestContextMiddleware:
         except Exception as exc:
             if response_started:
                 raise  # too late for an error body: the server closes the connection
-            if is_database_unavailable(exc):
+            if lost_a_race(exc):
+                logger.warning("transaction lost a race", extra={"path": scope["path"], "error": str(exc)[:500]})
+                await send_problem(send_with_id, *BUSY, headers={"Retry-After": "1"}, scope=scope)
+            elif is_database_unavailable(exc):
                 logger.error("database unavailable", extra={"path": scope["path"], "error": str(exc)[:500]})
                 await send_problem(
                     send_with_id,

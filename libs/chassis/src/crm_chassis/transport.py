@@ -123,7 +123,12 @@ async def follow(
     metrics: ConsumerMetrics | None = None,
     token: Callable[[], str] | None = None,
 ) -> None:
-    """Follow one producer's events over the configured transport until cancelled."""
+    """Follow one producer's events over the configured transport until cancelled.
+
+    The events its handlers publish are spooled and written just before each batch commits: a batch
+    holds row locks on what it changes, and taking the outbox ordering lock at the first event
+    would let it wait for a row an API request holds while that request waits for the ordering lock
+    (a deadlock PostgreSQL settles by failing one of them)."""
     if token is None:
         principal = Principal.service(settings.service_name)
         secret = settings.internal_secret.get_secret_value()
@@ -161,6 +166,7 @@ async def follow(
             wait=wait,
             max_attempts=settings.dead_letter_after_attempts,
             metrics=metrics,
+            spool_events=True,
         )
         await consumer.run()
     finally:
