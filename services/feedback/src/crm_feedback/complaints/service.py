@@ -117,32 +117,12 @@ async def update(session: Session, *, complaint: Complaint, data: ComplaintUpdat
     return complaint
 
 
-async def _record_change(
-    session: Session,
-    complaint: Complaint,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    note: str | None = None,
-    changes: dict[str, Any] | None = None,
-) -> None:
-    """A change to an existing complaint: stamped, written, and one line in its history."""
+async def _record_change(session: Session, complaint: Complaint, *, at: datetime, **history: Any) -> None:
+    """A change to an existing complaint: stamped, written, and one line in its history
+    (`history`: the rest of `complaint_repo.add_history`'s fields)."""
     complaint.updated_at = at
     await session.flush()
-    complaint_repo.add_history(
-        session,
-        complaint,
-        actor=actor,
-        action=action,
-        at=at,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-        changes=changes,
-    )
+    complaint_repo.add_history(session, complaint, at=at, **history)
 
 
 def _illegal(complaint: Complaint, action: str) -> Conflict:
