@@ -96,13 +96,13 @@ class ControlCharacterMiddleware:
             body, receive = await _buffer(receive)
             if is_json:
                 try:
-                    body.decode("utf-8")
+                    text = body.decode("utf-8")
                 except UnicodeDecodeError:
                     # JSON travels as UTF-8 (RFC 8259); json.loads would guess UTF-16 from a BOM-like start
                     await send_problem(send, 400, "bad_request", "the body is not UTF-8 text", scope=scope)
                     return
                 try:
-                    document = json.loads(body) if body.strip() else None
+                    document = json.loads(text) if text.strip() else None
                 except (ValueError, RecursionError):
                     document = None  # not JSON: the app's own validation says so
                 fields += list(_walk(document, "body"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import BindParameter, Boolean, ColumnElement, any_, bindparam
+from sqlalchemy import BindParameter, Boolean, ColumnElement, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from crm_chassis.db import make_metadata
+from crm_chassis.pagination import Page, paginate
 from crm_chassis.tables import infra_tables
 
 SCHEMA = "customer"
@@ -88,3 +89,23 @@ async def savepoint(session: Session) -> AsyncIterator[None]:
     except BaseException:
         session.info.pop("outbox_locked", None)
         raise
+
+
+Record = TypeVar("Record")
+
+
+async def customer_records_page(
+    session: AsyncSession,
+    model: type[Record],
+    at: Any,
+    customer_id: Any,
+    limit: int,
+    cursor: str | None,
+    *,
+    newest_first: bool = True,
+) -> Page[Record]:
+    """A page of one customer's records of `model` (a table with `customer_id` and `id`) in the
+    order of their time column `at`, newest first unless told otherwise."""
+    stmt = select(model).where(model.customer_id == customer_id)  # type: ignore[attr-defined]
+    order = [(at, newest_first), (model.id, newest_first)]  # type: ignore[attr-defined]
+    return await paginate(session, stmt, order, ("-" if newest_first else "") + at.key, limit, cursor)

@@ -34,7 +34,7 @@ from crm_customer.contacts.models import Contact
 from crm_customer.customers import search
 from crm_customer.customers.models import Customer, CustomerChange, OwnerChange
 from crm_customer.customers.schemas import CustomerFilters, CustomerSort
-from crm_customer.db import one_of
+from crm_customer.db import customer_records_page, one_of
 
 _SORTS: dict[str, list[tuple[Any, bool]]] = {
     CustomerSort.created_at: [(Customer.created_at, False), (Customer.id, False)],
@@ -260,17 +260,14 @@ async def organizations_of(
 async def history_page(
     session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[CustomerChange]:
-    stmt = select(CustomerChange).where(CustomerChange.customer_id == customer_id)
-    order = [(CustomerChange.changed_at, True), (CustomerChange.id, True)]
-    return await paginate(session, stmt, order, "-changed_at", limit, cursor)
+    return await customer_records_page(session, CustomerChange, CustomerChange.changed_at, customer_id, limit, cursor)
 
 
 async def owner_history(
     session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[OwnerChange]:
-    stmt = select(OwnerChange).where(OwnerChange.customer_id == customer_id)
-    order = [(OwnerChange.changed_at, False), (OwnerChange.id, False)]
-    return await paginate(session, stmt, order, "changed_at", limit, cursor)
+    changed_at = OwnerChange.changed_at
+    return await customer_records_page(session, OwnerChange, changed_at, customer_id, limit, cursor, newest_first=False)
 
 
 async def referrals(

@@ -10,6 +10,7 @@ from sqlalchemy import Numeric, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.pagination import Page, paginate
+from crm_customer.db import customer_records_page
 from crm_customer.loyalty.models import CareBudget, Concession, ManualTier, PointsEntry, Tier
 
 
@@ -23,17 +24,13 @@ async def balance(session: AsyncSession, customer_id: uuid.UUID) -> int:
 async def ledger_page(
     session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[PointsEntry]:
-    stmt = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
-    order = [(PointsEntry.created_at, True), (PointsEntry.id, True)]
-    return await paginate(session, stmt, order, "-created_at", limit, cursor)
+    return await customer_records_page(session, PointsEntry, PointsEntry.created_at, customer_id, limit, cursor)
 
 
 async def concessions_page(
     session: AsyncSession, customer_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[Concession]:
-    stmt = select(Concession).where(Concession.customer_id == customer_id)
-    order = [(Concession.granted_at, True), (Concession.id, True)]
-    return await paginate(session, stmt, order, "-granted_at", limit, cursor)
+    return await customer_records_page(session, Concession, Concession.granted_at, customer_id, limit, cursor)
 
 
 async def tiers(session: AsyncSession) -> list[Tier]:
