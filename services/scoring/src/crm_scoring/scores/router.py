@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from crm_chassis.dates import business_date
 from crm_chassis.db import SessionDep, utcnow
 from crm_chassis.errors import NotFound
 from crm_chassis.etag import etag_for, not_modified
@@ -82,7 +83,7 @@ async def list_care_due(
     owner_id: Annotated[uuid.UUID | None, Query(description="only this account manager's customers")] = None,
     within_days: Annotated[int, Query(ge=0, le=365, description="also those due within this many days")] = 0,
 ) -> Page[CareItem]:
-    until = (utcnow() + timedelta(days=within_days)).date()
+    until = business_date(utcnow()) + timedelta(days=within_days)  # due dates are business dates
     return await score_service.care_due(
         session, principal, owner_id=owner_id, until=until, limit=page.limit, cursor=page.cursor
     )
