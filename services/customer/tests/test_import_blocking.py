@@ -1,6 +1,10 @@
 """An atomic import must not block everyone else: while a 10,000-row atomic import runs, single
 customer writes keep completing (none waits for the import's end).
 
+On SQLite, which has one writer at a time, the import's transaction holds it while it writes the
+staged rows; the writes must keep finishing while the rows are read, validated and staged, before
+that (the import used to hold the writer from its first row).
+
 Measured against the import's own duration, not the wall clock: each write must finish while the
 import is still running, and take a small part of the import's time. docs/performance.md has the
 150k-row benchmark (bench/bench_import_blocking.py) with the p99 of such writes.
@@ -13,7 +17,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from crm_chassis.testing import internal_headers
@@ -31,9 +34,9 @@ def csv_rows(count: int) -> str:
 async def test_single_writes_are_not_blocked_by_an_atomic_import(
     client: httpx.AsyncClient, db: Any, database_url: str, data_dir: Any
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has one writer at a time: there an atomic import still holds it for the whole file")
-    files = {"file": ("big.csv", csv_rows(ROWS).encode(), "text/csv")}
+    sqlite = database_url.startswith("sqlite")
+    rows = 3 * ROWS if sqlite else ROWS  # the staging must last long enough for several writes
+    files = {"file": ("big.csv", csv_rows(rows).encode(), "text/csv")}
     started_at = time.monotonic()
     accepted = await client.post("/imports", params={"kind": "customers", "atomic": "true"}, files=files)
     assert accepted.status_code == 202, accepted.text
@@ -55,12 +58,15 @@ async def test_single_writes_are_not_blocked_by_an_atomic_import(
     client.headers.update(internal_headers())
     job = (await client.get(job_path)).json()
     assert job["status"] == "succeeded", job
-    assert job["counts"]["created"] == ROWS
+    assert job["counts"]["created"] == rows
     during = [w for w in writes if w[2] in ("queued", "running")]
     # Blocked writes would all wait for the commit: at most one would finish, after the import.
-    assert len(during) >= 5, f"{len(during)} writes finished while the {import_seconds:.1f} s import ran"
+    # (On SQLite each write also waits for the GIL the validating thread holds, so fewer get through.)
+    least = 3 if sqlite else 5
+    assert len(during) >= least, f"{len(during)} writes finished while the {import_seconds:.1f} s import ran"
     slowest = max(end - begin for begin, end, _ in during)
-    assert slowest < import_seconds / 4, f"a write took {slowest:.2f} s of the import's {import_seconds:.1f} s"
+    if not sqlite:
+        assert slowest < import_seconds / 4, f"a write took {slowest:.2f} s of the import's {import_seconds:.1f} s"
     async with db() as session:
         walk_ins = await session.scalar(select(func.count()).where(Customer.name.like("Walk-in %")))
     assert walk_ins == len(writes)

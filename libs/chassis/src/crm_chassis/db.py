@@ -217,7 +217,11 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     """
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        await _sqlite_insert_rows(session, dialect, table, rows)
+        return
+    if dialect.name != "postgresql":
         await session.execute(insert(table), list(rows))
         return
     names = list(rows[0])
@@ -235,6 +239,28 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=names, schema_name=table.schema
     )
+
+
+async def _sqlite_insert_rows(
+    session: AsyncSession, dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """One `executemany` of plain tuples, each value through its column type's bind processor as
+    SQLAlchemy would pass it: building SQLAlchemy's parameters costs more than SQLite's insert."""
+    names = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    columns, marks = ", ".join(quote(n) for n in names), ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 - quoted names, bound values
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    values = operator.itemgetter(*names)
+    records: list[Any] = [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows]
+    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if converting:
+        records = [list(r) for r in records]
+        for r in records:
+            for i, process in converting:
+                r[i] = process(r[i])
+    connection = await session.connection()
+    await connection.exec_driver_sql(sql, [tuple(r) for r in records])
 
 
 def upsert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crm_chassis.errors import AppError, Conflict, Unprocessable
-from crm_customer.db import Session, savepoint
+from crm_customer.db import IntegrityError, Session, savepoint
 
 MAX_ITEMS = 1000
 
@@ -58,6 +59,36 @@ class BatchItemResult(BaseModel):
 
 class BatchResult(BaseModel):
     items: list[BatchItemResult]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item of a bulk write: `created` or `existing` with the record's id, or the refusal."""
+
+    created: bool = False
+    id: uuid.UUID | None = None
+    error: AppError | None = None
+
+
+async def one_by_one(session: Session, write: Callable[[], Awaitable[tuple[Any, bool]]]) -> Outcome:
+    """`write()` of a single record, `(record, created)`, in a savepoint of its own: the bulk path's
+    fallback for an item the shared statements cannot take, and for one a concurrent writer raced."""
+    try:
+        async with savepoint(session):
+            record, created = await write()
+    except AppError as exc:
+        return Outcome(error=exc)
+    except IntegrityError:
+        return Outcome(error=CONCURRENT)
+    return Outcome(created=created, id=record.id)
+
+
+def result(index: int, outcome: Outcome) -> BatchItemResult:
+    """An item's result from its bulk outcome: `created`, `existing`, or the refusal."""
+    if outcome.error is not None:
+        return refused(index, outcome.error)
+    status = BatchStatus.created if outcome.created else BatchStatus.existing
+    return BatchItemResult(index=index, status=status, id=outcome.id)
 
 
 REFUSED = frozenset({BatchStatus.conflict, BatchStatus.invalid})

@@ -17,6 +17,7 @@ from crm_chassis.errors import AppError
 from crm_chassis.identity import Principal
 from crm_customer import access, batch
 from crm_customer.batch import BatchItemResult, BatchStatus
+from crm_customer.customers import bulk as customer_bulk
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
@@ -38,19 +39,54 @@ async def record(
     phone_region: str,
     principal: Principal,
 ) -> list[BatchItemResult]:
-    async def each() -> list[BatchItemResult]:
-        return [await _one(session, i, item, mode, phone_region, principal) for i, item in enumerate(items)]
+    return await batch.apply(session, lambda: _apply(session, items, mode, phone_region, principal), atomic=atomic)
 
-    return await batch.apply(session, each, atomic=atomic)
+
+async def _apply(
+    session: Session, items: list[dict[str, object]], mode: BatchMode, phone_region: str, principal: Principal
+) -> list[BatchItemResult]:
+    """New customers through the bulk path together; in `upsert` mode, an item whose external_ref
+    names a customer the caller sees, or one an earlier item of the call sends, is applied after
+    them, one by one in request order, so that it updates that customer."""
+    results: list[BatchItemResult | None] = [None] * len(items)
+    valid: list[tuple[int, CustomerCreate]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, CustomerCreate.model_validate(item)))
+        except ValidationError as exc:
+            results[index] = batch.invalid(index, exc)
+    matched: set[str] = set()
+    if mode == BatchMode.upsert:
+        refs = {data.external_ref for _, data in valid if data.external_ref is not None}
+        matched = set(await customer_repo.visible_live_ids_by_external_ref(session, refs, principal)) if refs else set()
+    new: list[tuple[int, CustomerCreate]] = []
+    later: list[tuple[int, CustomerCreate]] = []
+    for index, data in valid:
+        if data.external_ref is not None and data.external_ref in matched:
+            later.append((index, data))
+            continue
+        if mode == BatchMode.upsert and data.external_ref is not None:
+            matched.add(data.external_ref)  # a later item with this reference updates this one
+        new.append((index, data))
+    outcomes = await customer_bulk.create(
+        session, [data for _, data in new], phone_region=phone_region, principal=principal
+    )
+    for (index, _), outcome in zip(new, outcomes, strict=True):
+        results[index] = batch.result(index, outcome)
+    for index, data in later:
+        results[index] = await _one(session, index, data, items[index], mode, phone_region, principal)
+    return [r for r in results if r is not None]
 
 
 async def _one(
-    session: Session, index: int, item: dict[str, object], mode: BatchMode, phone_region: str, principal: Principal
+    session: Session,
+    index: int,
+    data: CustomerCreate,
+    item: dict[str, object],
+    mode: BatchMode,
+    phone_region: str,
+    principal: Principal,
 ) -> BatchItemResult:
-    try:
-        data = CustomerCreate.model_validate(item)
-    except ValidationError as exc:
-        return batch.invalid(index, exc)
     try:
         async with savepoint(session):
             customer, status = await _write(session, data, item, mode, phone_region, principal)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     Text,
     and_,
     bindparam,
@@ -26,7 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
+from crm_chassis.db import insert_rows
 from crm_chassis.identity import Principal, visible_owners
 from crm_chassis.pagination import Page, paginate, paginate_rows
 from crm_customer.contacts import repository as contact_repo
@@ -349,3 +353,38 @@ async def visible_live_ids_by_external_ref(
         one_of(Customer.external_ref, external_refs), live(), visible(principal)
     )
     return {ref: customer_id for ref, customer_id in (await session.execute(stmt)).all() if ref is not None}
+
+
+async def taken_external_refs(session: AsyncSession, external_refs: Collection[str]) -> set[str]:
+    """Those of the references some customer holds, deleted or merged ones included."""
+    if not external_refs:
+        return set()
+    stmt = select(Customer.external_ref).where(one_of(Customer.external_ref, external_refs))
+    return {ref for ref in (await session.scalars(stmt)).all() if ref is not None}
+
+
+async def insert_many(
+    session: AsyncSession, customers: Sequence[Mapping[str, Any]], history: Sequence[Mapping[str, Any]]
+) -> None:
+    """New customers given as complete rows, and their history rows, each with one bulk insert."""
+    await insert_rows(session, cast(Table, Customer.__table__), customers)
+    await insert_rows(session, cast(Table, CustomerChange.__table__), history)
+
+
+def column_defaults() -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+    """Each column's default as the ORM would fill it in, for rows written without the ORM: the
+    fixed values, and makers of the values that must be new for each row."""
+    fixed: dict[str, Any] = {}
+    fresh: dict[str, Callable[[], Any]] = {}
+    for col in cast(Table, Customer.__table__).columns:
+        default = col.default
+        if default is None:
+            fixed[col.name] = None
+        elif isinstance(default, ScalarElementColumnDefault):
+            fixed[col.name] = default.arg
+        else:
+            assert isinstance(default, CallableColumnDefault), col.name
+            make = functools.partial(default.arg, cast(Any, None))  # the context is unused
+            sample = make()
+            fresh[col.name] = type(sample) if type(sample) in (list, dict) else make
+    return fixed, fresh

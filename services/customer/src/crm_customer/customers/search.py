@@ -22,6 +22,7 @@ in a mixed query (`张w`) are turned into pinyin to be compared with the pinyin 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,15 +45,24 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+_HAN_RANGES = "\u3400-\u9fff\uf900-\ufaff"  # CJK unified ideographs (basic, extension A), compatibility ones
+_HAN = re.compile(f"[{_HAN_RANGES}]")
+_HAN_RUN = re.compile(f"[{_HAN_RANGES}]+")
+
+
 def is_han(ch: str) -> bool:
     """A CJK unified ideograph (basic block, extension A, compatibility ideographs)."""
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+def has_han(value: str) -> bool:
+    return _HAN.search(value) is not None
+
+
 def fold(value: str) -> str:
     """Width, case and script folded: 'Ｚｈａｎｇ' == 'zhang', '張偉' == '张伟'."""
     folded = unicodedata.normalize("NFKC", value).casefold()
-    return _t2s().convert(folded) if any(is_han(ch) for ch in folded) else folded
+    return _t2s().convert(folded) if has_han(folded) else folded
 
 
 def _letters(value: str) -> str:
@@ -75,14 +85,14 @@ def _spellings(simplified: str) -> list[tuple[str, str]]:
 def full_pinyin(name: str) -> set[str]:
     """The full tone-less pinyin of a name with Chinese characters, one per surname reading."""
     simplified = fold(name).strip()
-    return {full for full, _ in _spellings(simplified)} if any(is_han(ch) for ch in simplified) else set()
+    return {full for full, _ in _spellings(simplified)} if has_han(simplified) else set()
 
 
 def pinyin_forms(name: str) -> list[str]:
     """The name's full tone-less pinyin and initials (`['zhangwei', 'zw']`); for a Latin name of
     several words its spaceless form (`['zhangwei']` for 'Zhang Wei'); else []."""
     simplified = fold(name).strip()
-    if not any(is_han(ch) for ch in simplified):
+    if not has_han(simplified):
         # A name written in pinyin or another Latin script, in several words: its spaceless form,
         # so that `zhangwei` finds 'Zhang Wei' as it finds 张伟.
         words = simplified.replace("-", " ").replace("'", " ").split()
@@ -98,7 +108,7 @@ def han_codes(text: str) -> str:
 
 
 def _han_runs(text: str) -> list[str]:
-    return "".join(ch if is_han(ch) else " " for ch in text).split()
+    return _HAN_RUN.findall(text)
 
 
 def columns(name: str, email: str | None, phone: str | None, other_values: Iterable[str]) -> tuple[str, str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -62,23 +62,23 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def search_values(
+    name: str, email: str | None, phone: str | None, other_contacts: list[dict[str, Any]] | None
+) -> dict[str, str]:
+    """The search columns of a customer with this name and these contacts."""
+    others = [c.get("value") or "" for c in other_contacts or []]
+    text, pinyin, han = search.columns(name, email, phone, others)
+    return {"search_text": text, "search_pinyin": pinyin, "search_han": han}
+
+
 def index_for_search(customer: Customer) -> None:
     """Write the customer's search columns from its name and contacts: every write path calls this."""
-    others = [c.get("value") or "" for c in customer.other_contacts or []]
-    customer.search_text, customer.search_pinyin, customer.search_han = search.columns(
-        customer.name, customer.email, customer.phone, others
-    )
+    for column, value in search_values(customer.name, customer.email, customer.phone, customer.other_contacts).items():
+        setattr(customer, column, value)
 
 
-async def _validated(
-    session: Session,
-    kind: str,
-    changes: dict[str, Any],
-    region: str,
-    customer_id: uuid.UUID | None,
-    principal: Principal,
-) -> dict[str, Any]:
-    """Apply the checks that need settings or other rows; 422 listing every bad field."""
+def _shape_errors(kind: str, changes: dict[str, Any], region: str) -> list[dict[str, str]]:
+    """The checks that need settings but no other rows; phone numbers are normalised in place."""
     errors: list[dict[str, str]] = []
     wrong_kind = ORGANIZATION_FIELDS if kind == Kind.individual else INDIVIDUAL_FIELDS
     for name in sorted(wrong_kind & {k for k, v in changes.items() if v not in (None, [])}):
@@ -94,16 +94,21 @@ async def _validated(
                 contact["value"] = normalise_phone(contact["value"], region)
             except ValueError as exc:
                 errors.append({"field": f"other_contacts.{i}.value", "code": "invalid_phone", "message": str(exc)})
-    referred_by = changes.get("referred_by")
-    if referred_by is not None:
-        if referred_by == customer_id:
-            errors.append(
-                {"field": "referred_by", "code": "self_referral", "message": "a customer cannot refer itself"}
-            )
-        elif not await customer_repo.exists_active(session, referred_by) or not access.can_see(
-            principal, await customer_repo.owner_of(session, referred_by)
-        ):  # a customer the caller may not see answers as one that does not exist
-            errors.append({"field": "referred_by", "code": "unknown_customer", "message": "no such customer"})
+    return errors
+
+
+def _referral_error(referred_by: uuid.UUID, customer_id: uuid.UUID | None, referable: bool) -> dict[str, str] | None:
+    """`referable`: whether `referred_by` is a live customer the caller may see (one they may not
+    see answers as one that does not exist)."""
+    if referred_by == customer_id:
+        return {"field": "referred_by", "code": "self_referral", "message": "a customer cannot refer itself"}
+    if not referable:
+        return {"field": "referred_by", "code": "unknown_customer", "message": "no such customer"}
+    return None
+
+
+def _checked(changes: dict[str, Any], errors: list[dict[str, str]]) -> dict[str, Any]:
+    """422 listing every bad field; else the changes, cleared lists and objects made empty."""
     if errors:
         raise Unprocessable("invalid input: " + ", ".join(e["field"] for e in errors), errors=errors)
     for name in _LIST_FIELDS & changes.keys():
@@ -112,6 +117,40 @@ async def _validated(
     if "custom_fields" in changes and changes["custom_fields"] is None:
         changes["custom_fields"] = {}
     return changes
+
+
+async def _validated(
+    session: Session,
+    kind: str,
+    changes: dict[str, Any],
+    region: str,
+    customer_id: uuid.UUID | None,
+    principal: Principal,
+) -> dict[str, Any]:
+    """Apply the checks that need settings or other rows; 422 listing every bad field."""
+    errors = _shape_errors(kind, changes, region)
+    referred_by = changes.get("referred_by")
+    if referred_by is not None:
+        referable = await customer_repo.exists_active(session, referred_by) and access.can_see(
+            principal, await customer_repo.owner_of(session, referred_by)
+        )
+        if (error := _referral_error(referred_by, customer_id, referable)) is not None:
+            errors.append(error)
+    return _checked(changes, errors)
+
+
+def new_fields(
+    data: CustomerCreate, region: str, principal: Principal, referable: Collection[uuid.UUID]
+) -> dict[str, Any]:
+    """The checked fields of a customer to create, as `create` checks them, for callers that looked
+    up the live customers the caller may see among those the items name in `referred_by`."""
+    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
+    fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
+    errors = _shape_errors(data.kind, fields, region)
+    referred_by = fields.get("referred_by")
+    if referred_by is not None and (error := _referral_error(referred_by, None, referred_by in referable)):
+        errors.append(error)
+    return _jsonable(_checked(fields, errors))
 
 
 async def _check_external_ref(session: Session, external_ref: str | None, customer_id: uuid.UUID | None) -> None:
@@ -219,20 +258,47 @@ async def create(
             return existing, False
     if fields.get("owner_id") is not None:
         await user_service.check_owner(session, principal, fields["owner_id"])
-    now = utcnow()
-    customer = Customer(id=uuid.uuid4(), created_at=now, updated_at=now, **_jsonable(fields))
-    if "lifecycle_stage" in data.model_fields_set:  # a stage given at creation is set by hand
-        customer.lifecycle_cause, customer.lifecycle_set_by, customer.lifecycle_changed_at = (
-            "set by hand",
-            principal.subject,
-            now,
-        )
-    index_for_search(customer)
+    row = new_row(data, _jsonable(fields), principal, utcnow())
+    customer = Customer(**row)
     session.add(customer)
     await session.flush()
     await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
-    _audit(session, customer, principal, "created", new={k: plain(v) for k, v in fields.items()})
+    session.add(CustomerChange(**creation_audit(row, _jsonable(fields), principal)))
     return customer, True
+
+
+_FIXED, _FRESH = customer_repo.column_defaults()
+_SET_BY_NEW_ROW = frozenset({"id", "created_at", "updated_at"})
+
+
+def new_row(data: CustomerCreate, fields: dict[str, Any], principal: Principal, now: datetime) -> dict[str, Any]:
+    """Every column of a new customer from its checked fields (`new_fields`): one builder for the
+    single create and the bulk path, so that both write the same row."""
+    row = dict(_FIXED)
+    for name, make in _FRESH.items():
+        if name not in fields and name not in _SET_BY_NEW_ROW:
+            row[name] = make()
+    row |= fields
+    row |= {"id": uuid.uuid4(), "created_at": now, "updated_at": now}
+    if "lifecycle_stage" in data.model_fields_set:  # a stage given at creation is set by hand
+        row |= {"lifecycle_cause": "set by hand", "lifecycle_set_by": principal.subject, "lifecycle_changed_at": now}
+    row |= search_values(row["name"], row["email"], row["phone"], row["other_contacts"])
+    return row
+
+
+def creation_audit(row: dict[str, Any], fields: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The history row of a creation: the fields it was created with."""
+    return {
+        "id": uuid.uuid4(),
+        "customer_id": row["id"],
+        "action": "created",
+        "field": None,
+        "old": None,
+        "new": {k: plain(v) for k, v in fields.items()},
+        "changed_by": principal.subject,
+        "changed_at": row["created_at"],
+        "cause": None,
+    }
 
 
 async def _repost(session: Session, fields: dict[str, Any], sent: set[str], principal: Principal) -> Customer | None:

@@ -1,13 +1,16 @@
-"""Customers: upserted by their natural key through the customer service's own create and update."""
+"""Customers: upserted by their natural key, new ones through the bulk path and matched ones
+through the customer service's own update."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from pydantic import ValidationError
 
 from crm_chassis.errors import AppError, Unprocessable
 from crm_customer import access
+from crm_customer.customers import bulk as customer_bulk
 from crm_customer.customers import repository as customer_repo
 from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
@@ -18,6 +21,7 @@ from crm_customer.imports.context import ImportContext
 from crm_customer.imports.outcome import (
     CONFLICTED,
     ChunkOutcome,
+    Problem,
     Row,
     from_app_error,
     from_validation,
@@ -93,58 +97,90 @@ async def _upsert(
     return ("updated" if customer.version != before else "skipped"), customer
 
 
-async def process(session: Session, columns: list[str], rows: list[Row], ctx: ImportContext) -> ChunkOutcome:
-    out = ChunkOutcome()
-    parsed: list[tuple[int, CustomerCreate, dict[str, Any], Key | None]] = []
+@dataclass(frozen=True)
+class ParsedRow:
+    """A row read and checked without the database: the customer it describes, or its problems."""
+
+    number: int
+    data: CustomerCreate | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    key: Key | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def prepare(columns: list[str], rows: list[Row], ctx: ImportContext) -> list[ParsedRow]:
+    """The chunk's rows read and validated: CPU work only, so it runs in a worker thread while the
+    chunk before it is written (see the runner)."""
+    parsed = []
     for number, cells in rows:
         values, problems = row_values(SPEC, columns, cells)
         if problems:
-            out.fail(number, problems)
+            parsed.append(ParsedRow(number, problems=problems))
             continue
         try:
             data = CustomerCreate.model_validate(values)
         except ValidationError as exc:
-            out.fail(number, from_validation(exc))
+            parsed.append(ParsedRow(number, problems=from_validation(exc)))
             continue
-        parsed.append((number, data, values, natural_key(data, ctx.phone_region)))
-    keys = {key for *_, key in parsed if key is not None}
-    # Fast path: the whole chunk under one savepoint. A row that fails rolls it back, and the chunk
-    # is redone with a savepoint per row, so that only the failing rows are left out.
-    try:
-        async with savepoint(session):
-            tally = await _apply(session, parsed, await _existing(session, keys), ctx, None)
-    except (AppError, IntegrityError):
-        tally = await _apply(session, parsed, await _existing(session, keys), ctx, out)
-    for result, count in tally.items():
-        setattr(out, result, getattr(out, result) + count)
+        parsed.append(ParsedRow(number, data, values, natural_key(data, ctx.phone_region)))
+    return parsed
+
+
+async def process(session: Session, _columns: list[str], parsed: list[ParsedRow], ctx: ImportContext) -> ChunkOutcome:
+    """New customers through the bulk path together (`customers/bulk.py`); a row whose key names a
+    customer the caller sees, or that an earlier row of the chunk creates, is applied after them, one
+    by one in file order, through the service's own update."""
+    out = ChunkOutcome()
+    rows = [row for row in parsed if row.data is not None]
+    for row in parsed:
+        if row.data is None:
+            out.fail(row.number, row.problems)
+    existing = await _existing(session, {row.key for row in rows if row.key is not None})
+    new: list[ParsedRow] = []
+    later: list[ParsedRow] = []
+    claimed: set[Key] = set()
+    for row in rows:
+        # A customer the caller may not see is not matched, as the API would answer 404 for it.
+        if row.key is not None and (row.key in claimed or any(_visible(c, ctx) for c in existing.get(row.key, []))):
+            later.append(row)
+            continue
+        if row.key is not None:
+            claimed.add(row.key)  # a later row of the file with this key updates this one
+        new.append(row)
+    outcomes = await customer_bulk.create(
+        session, [cast(CustomerCreate, row.data) for row in new], phone_region=ctx.phone_region, principal=ctx.principal
+    )
+    for row, outcome in zip(new, outcomes, strict=True):
+        if outcome.error is not None:
+            out.fail(row.number, from_app_error(outcome.error))
+        else:
+            out.created += 1
+    if later:
+        existing = await _existing(session, {row.key for row in later if row.key is not None})
+    for row in later:
+        await _one(session, row, existing, ctx, out)
     return out
 
 
-async def _apply(
-    session: Session,
-    parsed: list[tuple[int, CustomerCreate, dict[str, Any], Key | None]],
-    existing: dict[Key, list[Customer]],
-    ctx: ImportContext,
-    isolate: ChunkOutcome | None,
-) -> dict[str, int]:
-    """Upsert the rows; with `isolate`, each row in its own savepoint and its failure recorded there."""
-    tally = {"created": 0, "updated": 0, "skipped": 0}
-    for number, data, values, key in parsed:
-        # A customer the caller may not see is not matched, as the API would answer 404 for it.
-        matches = [c for c in (existing.get(key, []) if key else []) if access.can_see(ctx.principal, c.owner_id)]
-        if isolate is None:
-            result, customer = await _upsert(session, data, values, key, matches, ctx)
-        else:
-            try:
-                async with savepoint(session):
-                    result, customer = await _upsert(session, data, values, key, matches, ctx)
-            except AppError as exc:
-                isolate.fail(number, from_app_error(exc))
-                continue
-            except IntegrityError:
-                isolate.fail(number, [CONFLICTED])
-                continue
-        if key is not None:
-            existing[key] = [customer]  # a later row of the file with this key updates it
-        tally[result] += 1
-    return tally
+def _visible(customer: Customer, ctx: ImportContext) -> bool:
+    return access.can_see(ctx.principal, customer.owner_id)
+
+
+async def _one(
+    session: Session, row: ParsedRow, existing: dict[Key, list[Customer]], ctx: ImportContext, out: ChunkOutcome
+) -> None:
+    """One row upserted in its own savepoint, its failure recorded in `out`."""
+    assert row.data is not None
+    matches = [c for c in (existing.get(row.key, []) if row.key else []) if _visible(c, ctx)]
+    try:
+        async with savepoint(session):
+            result, customer = await _upsert(session, row.data, row.values, row.key, matches, ctx)
+    except AppError as exc:
+        out.fail(row.number, from_app_error(exc))
+        return
+    except IntegrityError:
+        out.fail(row.number, [CONFLICTED])
+        return
+    if row.key is not None:
+        existing[row.key] = [customer]  # a later row of the file with this key updates it
+    setattr(out, result, getattr(out, result) + 1)

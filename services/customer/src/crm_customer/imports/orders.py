@@ -90,7 +90,7 @@ class ParsedRow:
     problems: list[Problem] = field(default_factory=list)
 
 
-def prepare(columns: list[str], rows: list[Row]) -> list[ParsedRow]:
+def prepare(columns: list[str], rows: list[Row], _ctx: ImportContext) -> list[ParsedRow]:
     """The chunk's rows read and validated: CPU work only, so it runs in a worker thread while the
     chunk before it is written (see the runner)."""
     parsed = []

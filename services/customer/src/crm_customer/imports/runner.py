@@ -5,8 +5,11 @@ written and never part of a row. `atomic` and `dry_run` write every chunk into o
 so that each row sees the rows before it exactly as in a default run (a refund finds its purchase
 a thousand rows up), and decide at the end: an atomic import with no failed row commits, anything
 else is rolled back. Their counts and errors are recorded then, so their progress shows at the end.
-Their events are spooled to disk and written in bulk just before the commit (none for a dry run),
-so that the outbox ordering lock, which every other writer takes, is held only for that last step.
+Their rows are read and validated first, all of them, and staged on disk; only then does the one
+transaction open and apply them, so that it holds the database (SQLite's single writer, locks on
+PostgreSQL) for the writing alone. Their events are spooled to disk and written in bulk just before
+the commit (none for a dry run), so that the outbox ordering lock, which every other writer takes,
+is held only for that last step.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import pickle
+import tempfile
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -40,16 +45,16 @@ logger = logging.getLogger("crm.imports")
 
 # A kind reads a chunk's rows into what its handler applies (`prepare`, CPU work only, run in a
 # worker thread while the chunk before is written), then applies them in a session.
-Prepare = Callable[[list[str], list[Row]], Any]
+Prepare = Callable[[list[str], list[Row], ImportContext], Any]
 Handler = Callable[[Session, list[str], Any, ImportContext], Awaitable[ChunkOutcome]]
 
 
-def _as_read(_columns: list[str], rows: list[Row]) -> list[Row]:
+def _as_read(_columns: list[str], rows: list[Row], _ctx: ImportContext) -> list[Row]:
     return rows  # the handler reads its rows itself
 
 
 KINDS: dict[ImportKind, tuple[KindSpec, Handler, Prepare]] = {
-    ImportKind.customers: (customers.SPEC, customers.process, _as_read),
+    ImportKind.customers: (customers.SPEC, customers.process, customers.prepare),
     ImportKind.orders: (orders.SPEC, orders.process, orders.prepare),
     ImportKind.interactions: (interactions.SPEC, interactions.process, _as_read),
     ImportKind.contacts: (contacts.SPEC, contacts.process, _as_read),
@@ -106,7 +111,7 @@ class ImportRun:
 
         def next_prepared() -> tuple[int, Any] | None:
             chunk = next(chunks, None)
-            return None if chunk is None else (len(chunk), prepare(self.layout.columns, chunk))
+            return None if chunk is None else (len(chunk), prepare(self.layout.columns, chunk, self.context))
 
         pending = asyncio.ensure_future(asyncio.to_thread(next_prepared))
         try:
@@ -135,21 +140,34 @@ class ImportRun:
             await job_repo.finish(session, self.job_id, JobStatus.succeeded, summary)
             await announce_finished(session, self.job_id)
 
+    async def _staged(self) -> AsyncGenerator[tuple[int, Any], None]:
+        """Each chunk's size and its prepared rows, all of them read and prepared before the first is
+        given out: they wait in a file beside the upload, so that the transaction that applies them
+        spends no time reading or validating, and memory holds one chunk at a time."""
+        with tempfile.TemporaryFile(dir=self.path.parent) as staged:
+            chunks = 0
+            async with contextlib.aclosing(self._prepared()) as prepared:
+                async for item in prepared:
+                    pickle.dump(item, staged, protocol=pickle.HIGHEST_PROTOCOL)
+                    chunks += 1
+            staged.seek(0)
+            for _ in range(chunks):
+                yield pickle.load(staged)  # noqa: S301 - written just above by this process
+
     async def _in_one_transaction(self) -> None:
         handler = KINDS[self.kind][1]
         totals, done = ChunkOutcome(), 0
         errors: list[RowError] = []
-        async with self.sessionmaker() as session:
+        async with contextlib.aclosing(self._staged()) as staged, self.sessionmaker() as session:
             # The events wait on disk and are written just before the commit: the transaction does
             # not hold the outbox ordering lock, which every other writer needs, for the whole file.
             spool = spool_outbox(session, self.path.parent)
-            async with contextlib.aclosing(self._prepared()) as prepared:
-                async for size, chunk in prepared:
-                    outcome = await handler(session, self.layout.columns, chunk, self.context)
-                    done += size
-                    errors += self.storable(outcome.errors)
-                    totals.add(dataclasses.replace(outcome, errors=[]))
-                    session.expunge_all()  # written rows stay in the transaction, not in memory
+            async for size, chunk in staged:
+                outcome = await handler(session, self.layout.columns, chunk, self.context)
+                done += size
+                errors += self.storable(outcome.errors)
+                totals.add(dataclasses.replace(outcome, errors=[]))
+                session.expunge_all()  # written rows stay in the transaction, not in memory
             status, summary = JobStatus.succeeded, None
             if self.dry_run:
                 summary = "dry run: nothing was written; the counts say what the import would do"

@@ -37,7 +37,7 @@ async def _apply(session: Session, items: list[dict[str, object]], principal: Pr
     async def flush() -> None:
         outcomes = await order_bulk.record(session, [data for _, data in purchases], principal)
         for (index, _), outcome in zip(purchases, outcomes, strict=True):
-            results[index] = _result(index, outcome)
+            results[index] = batch.result(index, outcome)
         purchases.clear()
 
     for index, item in enumerate(items):
@@ -52,13 +52,6 @@ async def _apply(session: Session, items: list[dict[str, object]], principal: Pr
             results[index] = batch.invalid(index, exc)
     await flush()
     return [r for r in results if r is not None]
-
-
-def _result(index: int, outcome: order_bulk.Outcome) -> BatchItemResult:
-    if outcome.error is not None:
-        return batch.refused(index, outcome.error)
-    status = BatchStatus.created if outcome.created else BatchStatus.existing
-    return BatchItemResult(index=index, status=status, id=outcome.id)
 
 
 async def _refund(session: Session, index: int, item: BatchRefund, principal: Principal) -> BatchItemResult:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 from crm_chassis.db import utcnow
-from crm_chassis.errors import AppError, Unprocessable
+from crm_chassis.errors import Unprocessable
 from crm_chassis.identity import Principal
 from crm_customer import batch, events
 from crm_customer.campaigns import repository as campaign_repo
@@ -30,14 +29,7 @@ from crm_customer.orders import service as order_service
 from crm_customer.orders.models import Order
 from crm_customer.orders.schemas import OrderCreate
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one purchase: `created` or `existing` with the order's id, or the refusal."""
-
-    created: bool = False
-    id: uuid.UUID | None = None
-    error: AppError | None = None
+Outcome = batch.Outcome
 
 
 async def record(session: Session, orders: Sequence[OrderCreate], principal: Principal) -> list[Outcome]:
@@ -124,11 +116,4 @@ async def _write(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 async def _one(session: Session, data: OrderCreate, principal: Principal) -> Outcome:
-    try:
-        async with savepoint(session):
-            order, created = await order_service.record(session, data=data, principal=principal)
-    except AppError as exc:
-        return Outcome(error=exc)
-    except IntegrityError:
-        return Outcome(error=batch.CONCURRENT)
-    return Outcome(created=created, id=order.id)
+    return await batch.one_by_one(session, lambda: order_service.record(session, data=data, principal=principal))
