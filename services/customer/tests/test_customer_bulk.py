@@ -95,6 +95,7 @@ async def test_a_batch_answers_each_item_by_the_rules_of_a_single_create(client:
         {"kind": "individual", "name": "Nobody's", "referred_by": "00000000-0000-4000-8000-000000000000"},
         {"kind": "individual", "name": "Bad phone", "phone": "12"},
         {"kind": "organization", "name": "Wrong field", "gender": "female"},
+        {"kind": "individual", "name": "Both", "phone": "12345", "referred_by": "00000000-0000-4000-8000-000000000000"},
     ]
 
     results = (await client.post("/customers/batch", json={"items": items})).json()["items"]
@@ -108,6 +109,7 @@ async def test_a_batch_answers_each_item_by_the_rules_of_a_single_create(client:
         "invalid",
         "invalid",
         "invalid",
+        "invalid",
     ]
     assert results[1]["id"] == results[0]["id"] and results[3]["id"] == known.json()["id"]
     assert results[2]["error"]["differing"] == ["name"]  # the fields it sends
@@ -116,6 +118,8 @@ async def test_a_batch_answers_each_item_by_the_rules_of_a_single_create(client:
         "body.items.6.phone",
         "body.items.7.gender",
     ]
+    # as POST /customers lists them: every bad field at once
+    assert [e["field"] for e in results[8]["error"]["errors"]] == ["body.items.8.phone", "body.items.8.referred_by"]
     referred = (await client.get(f"/customers/{results[4]['id']}")).json()
     assert referred["referred_by"] == known.json()["id"]
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -35,10 +37,46 @@ from crm_customer.users import service as user_service
 Outcome = batch.Outcome
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A new customer worked out without the database: its checked fields with their row and history
+    row (timestamps set when written), or the fields with what is wrong with them, or the refusal."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    row: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    refusal: AppError | None = None
+
+
+def draft(data: CustomerCreate, phone_region: str, principal: Principal) -> Draft:
+    """CPU work only: an import drafts its rows in a worker thread, before or while others are written."""
+    try:
+        fields, errors = customer_service.draft_fields(data, phone_region, principal)
+    except AppError as exc:
+        return Draft(refusal=exc)
+    if errors:
+        return Draft(fields, errors)
+    fields = customer_service.finish_fields(fields, [], None)
+    row = customer_service.new_row(data, fields, principal, _UNSET)
+    return Draft(fields, row=row, history=customer_service.creation_audit(row, fields, principal))
+
+
+_UNSET = datetime.min.replace(tzinfo=UTC)  # a draft's timestamps, until it is written
+
+
 async def create(
-    session: Session, items: Sequence[CustomerCreate], *, phone_region: str, principal: Principal
+    session: Session,
+    items: Sequence[CustomerCreate],
+    *,
+    phone_region: str,
+    principal: Principal,
+    drafts: Sequence[Draft] | None = None,
 ) -> list[Outcome]:
-    """The outcome of each item, in order; the new customers are written in the caller's transaction."""
+    """The outcome of each item, in order; the new customers are written in the caller's transaction.
+    `drafts`, one per item, when they were worked out beforehand (`draft`)."""
+    if drafts is None:
+        drafts = [draft(data, phone_region, principal) for data in items]
     taken = await customer_repo.taken_external_refs(session, {d.external_ref for d in items if d.external_ref})
     named = {d.referred_by for d in items if d.referred_by is not None}
     referable = await customer_repo.visible_live_ids(session, named, principal) if named else set()
@@ -49,13 +87,13 @@ async def create(
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     now = utcnow()
-    for i, data in enumerate(items):
+    for i, (data, planned) in enumerate(zip(items, drafts, strict=True)):
         if data.external_ref is not None and data.external_ref in taken:
             reposts.append(i)
             continue
         try:
-            fields = customer_service.new_fields(data, phone_region, principal, referable)
-            owner = fields.get("owner_id")
+            row, changed = _checked(planned, referable)
+            owner = row["owner_id"]
             if owner is not None:
                 if owner not in owner_refusals:
                     owner_refusals[owner] = await _owner_refusal(session, principal, owner)
@@ -66,10 +104,12 @@ async def create(
             continue
         if data.external_ref is not None:
             taken.add(data.external_ref)  # a later item with this reference is a repost of this one
-        row = customer_service.new_row(data, fields, principal, now)
+        row = row | {"created_at": now, "updated_at": now}
+        if row["lifecycle_changed_at"] is not None:
+            row["lifecycle_changed_at"] = now
         pending.append(i)
         rows.append(row)
-        history.append(customer_service.creation_audit(row, fields, principal))
+        history.append(changed | {"customer_id": row["id"], "changed_at": now})
     if rows:
         try:
             async with savepoint(session):
@@ -82,6 +122,18 @@ async def create(
     for i in reposts:
         outcomes[i] = await _one(session, items[i], phone_region, principal)
     return [cast(Outcome, o) for o in outcomes]
+
+
+def _checked(planned: Draft, referable: set[uuid.UUID]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The draft's row and history row once the checks that need other rows pass; else the refusal."""
+    if planned.refusal is not None:
+        raise planned.refusal
+    if planned.row is None or planned.history is None:
+        customer_service.finish_fields(planned.fields, planned.errors, referable)  # raises, listing every field
+        raise AssertionError("a draft with errors passed its checks")
+    if (refusal := customer_service.referral_refusal(planned.fields, referable)) is not None:
+        raise refusal
+    return planned.row, planned.history
 
 
 async def _owner_refusal(session: Session, principal: Principal, owner_id: uuid.UUID) -> AppError | None:

@@ -139,18 +139,46 @@ async def _validated(
     return _checked(changes, errors)
 
 
+def draft_fields(
+    data: CustomerCreate, region: str, principal: Principal
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The fields of a customer to create and what is wrong with them, as far as `create` checks
+    them without other rows (no database: an import works these out in a worker thread)."""
+    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
+    fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
+    return fields, _shape_errors(data.kind, fields, region)
+
+
+def finish_fields(
+    fields: dict[str, Any], errors: list[dict[str, str]], referable: Collection[uuid.UUID] | None
+) -> dict[str, Any]:
+    """The checked fields of `draft_fields`, given the live customers the caller may see among those
+    the items name in `referred_by` (None: that check is left to `referral_refusal`); 422 listing
+    every bad field."""
+    referred_by = fields.get("referred_by")
+    if referable is not None and referred_by is not None:
+        error = _referral_error(referred_by, None, referred_by in referable)
+        errors = errors if error is None else [*errors, error]
+    return _jsonable(_checked(fields, errors))
+
+
+def referral_refusal(fields: dict[str, Any], referable: Collection[uuid.UUID]) -> Unprocessable | None:
+    """For fields finished without the referral check: its refusal, if `referred_by` names no
+    customer in `referable`."""
+    referred_by = fields.get("referred_by")
+    if referred_by is None or referred_by in referable:
+        return None
+    error = _referral_error(referred_by, None, False)
+    assert error is not None
+    return Unprocessable("invalid input: referred_by", errors=[error])
+
+
 def new_fields(
     data: CustomerCreate, region: str, principal: Principal, referable: Collection[uuid.UUID]
 ) -> dict[str, Any]:
     """The checked fields of a customer to create, as `create` checks them, for callers that looked
     up the live customers the caller may see among those the items name in `referred_by`."""
-    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
-    fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
-    errors = _shape_errors(data.kind, fields, region)
-    referred_by = fields.get("referred_by")
-    if referred_by is not None and (error := _referral_error(referred_by, None, referred_by in referable)):
-        errors.append(error)
-    return _jsonable(_checked(fields, errors))
+    return finish_fields(*draft_fields(data, region, principal), referable)
 
 
 async def _check_external_ref(session: Session, external_ref: str | None, customer_id: uuid.UUID | None) -> None:

@@ -106,6 +106,7 @@ class ParsedRow:
     values: dict[str, Any] = field(default_factory=dict)
     key: Key | None = None
     problems: list[Problem] = field(default_factory=list)
+    draft: customer_bulk.Draft | None = None  # the customer it would create, worked out beforehand
 
 
 def prepare(columns: list[str], rows: list[Row], ctx: ImportContext) -> list[ParsedRow]:
@@ -122,7 +123,8 @@ def prepare(columns: list[str], rows: list[Row], ctx: ImportContext) -> list[Par
         except ValidationError as exc:
             parsed.append(ParsedRow(number, problems=from_validation(exc)))
             continue
-        parsed.append(ParsedRow(number, data, values, natural_key(data, ctx.phone_region)))
+        draft = customer_bulk.draft(data, ctx.phone_region, ctx.principal)
+        parsed.append(ParsedRow(number, data, values, natural_key(data, ctx.phone_region), draft=draft))
     return parsed
 
 
@@ -148,7 +150,11 @@ async def process(session: Session, _columns: list[str], parsed: list[ParsedRow]
             claimed.add(row.key)  # a later row of the file with this key updates this one
         new.append(row)
     outcomes = await customer_bulk.create(
-        session, [cast(CustomerCreate, row.data) for row in new], phone_region=ctx.phone_region, principal=ctx.principal
+        session,
+        [cast(CustomerCreate, row.data) for row in new],
+        phone_region=ctx.phone_region,
+        principal=ctx.principal,
+        drafts=[cast(customer_bulk.Draft, row.draft) for row in new],
     )
     for row, outcome in zip(new, outcomes, strict=True):
         if outcome.error is not None:

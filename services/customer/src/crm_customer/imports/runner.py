@@ -5,11 +5,11 @@ written and never part of a row. `atomic` and `dry_run` write every chunk into o
 so that each row sees the rows before it exactly as in a default run (a refund finds its purchase
 a thousand rows up), and decide at the end: an atomic import with no failed row commits, anything
 else is rolled back. Their counts and errors are recorded then, so their progress shows at the end.
-Their rows are read and validated first, all of them, and staged on disk; only then does the one
-transaction open and apply them, so that it holds the database (SQLite's single writer, locks on
-PostgreSQL) for the writing alone. Their events are spooled to disk and written in bulk just before
-the commit (none for a dry run), so that the outbox ordering lock, which every other writer takes,
-is held only for that last step.
+On SQLite their rows are read and validated first, all of them, and staged on disk; only then
+does the one transaction open and apply them, so that it holds the database's single writer for
+the writing alone. Their events are spooled to disk and written in bulk just before
+the commit on PostgreSQL (none for a dry run), so that the outbox ordering lock, which every other
+writer takes, is held only for that last step.
 """
 
 from __future__ import annotations
@@ -158,16 +158,23 @@ class ImportRun:
         handler = KINDS[self.kind][1]
         totals, done = ChunkOutcome(), 0
         errors: list[RowError] = []
-        async with contextlib.aclosing(self._staged()) as staged, self.sessionmaker() as session:
-            # The events wait on disk and are written just before the commit: the transaction does
-            # not hold the outbox ordering lock, which every other writer needs, for the whole file.
-            spool = spool_outbox(session, self.path.parent)
-            async for size, chunk in staged:
-                outcome = await handler(session, self.layout.columns, chunk, self.context)
-                done += size
-                errors += self.storable(outcome.errors)
-                totals.add(dataclasses.replace(outcome, errors=[]))
-                session.expunge_all()  # written rows stay in the transaction, not in memory
+        async with self.sessionmaker() as session:
+            # PostgreSQL: the events wait on disk and are written just before the commit, so the
+            # transaction does not hold the outbox ordering lock, which every other writer needs, for
+            # the whole file; nothing else it holds stops other writers, so the next chunk is prepared
+            # while one is written, as in a default run. SQLite: its one writer is held from the first
+            # write, so every chunk is staged before the transaction starts, and the events (no lock
+            # to spare) go straight in.
+            postgres = _ordering_lock(session)
+            spool = spool_outbox(session, self.path.parent) if postgres else None
+            chunks = self._prepared() if postgres else self._staged()
+            async with contextlib.aclosing(chunks) as staged:
+                async for size, chunk in staged:
+                    outcome = await handler(session, self.layout.columns, chunk, self.context)
+                    done += size
+                    errors += self.storable(outcome.errors)
+                    totals.add(dataclasses.replace(outcome, errors=[]))
+                    session.expunge_all()  # written rows stay in the transaction, not in memory
             status, summary = JobStatus.succeeded, None
             if self.dry_run:
                 summary = "dry run: nothing was written; the counts say what the import would do"
@@ -178,10 +185,11 @@ class ImportRun:
                 )
                 totals = ChunkOutcome(failed=totals.failed)
             if self.dry_run or totals.failed:
-                spool.discard()
-                session.info.pop("outbox_spool", None)  # the job's own end is still announced
+                if spool is not None:
+                    spool.discard()
+                    session.info.pop("outbox_spool", None)  # the job's own end is still announced
                 await session.rollback()
-            else:
+            elif spool is not None:
                 await spool.flush(session, infra.outbox)
             await job_repo.record_chunk(session, self.job_id, done, totals, errors)
             await job_repo.finish(session, self.job_id, status, summary)
@@ -195,6 +203,11 @@ class ImportRun:
                 await announce_finished(session, self.job_id)
         except Exception:  # the sweeper marks it failed later
             logger.exception("could not mark the import failed", extra={"job_id": str(self.job_id)})
+
+
+def _ordering_lock(session: Session) -> bool:
+    """Whether writing events takes the outbox ordering lock (PostgreSQL's advisory lock)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 async def announce_finished(session: Session, job_id: uuid.UUID) -> None:
