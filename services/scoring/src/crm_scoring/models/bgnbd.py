@@ -24,6 +24,7 @@ from crm_scoring.models.fitting import (
     FloatArray,
     as_float_array,
     distinct_rows,
+    distinct_values,
     log_space_standard_errors,
     optimiser_converged,
     to_public,
@@ -50,8 +51,8 @@ class _Data:
     def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> None:
         self.n = float(w.sum())
         zero = x == 0
-        self.t0_values, t0_index = np.unique(T[zero], return_inverse=True)
-        self.t0_weights = np.bincount(t0_index.ravel(), weights=w[zero], minlength=self.t0_values.size)
+        self.t0_values, t0_index = distinct_values(T[zero])
+        self.t0_weights = np.bincount(t0_index, weights=w[zero], minlength=self.t0_values.size)
         rep = ~zero
         rows = distinct_rows(x[rep], t_x[rep], T[rep], weights=w[rep])
         (self.xv, self.tv, self.Tv), (self.xi, self.ti, self.Ti) = rows.values, rows.codes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,21 +104,81 @@ class Distinct:
         return self.values[j][self.codes[j]]
 
 
+def _grid_values(column: FloatArray) -> tuple[FloatArray, NDArray[np.intp]] | None:
+    """`np.unique(column, return_inverse=True)` without sorting, when the values lie on a grid
+    (counts, times in whole days): the grid step is the least gap between distinct values of a
+    sample, each value's grid index k = rint((v − min) / step) is a monotone function of the value,
+    and it is checked to determine the value (every row's value equals the one stored for its
+    index), so distinct indices are distinct values in the same order. None when this fails."""
+    n = column.shape[0]
+    lo, hi = float(column.min()), float(column.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    if lo == hi:
+        return column[:1].copy(), np.zeros(n, dtype=np.intp)
+    sample = np.unique(column[:: max(1, n // 8192)])
+    if sample.size < 2:
+        return None
+    step = float(np.min(np.diff(sample)))
+    span = np.rint((hi - lo) / step)
+    if not span < 4 * n + 4096:  # a grid this fine would cost more than sorting
+        return None
+    index = np.rint((column - lo) / step).astype(np.intp)
+    stored = np.empty(int(span) + 1)
+    stored[index] = column
+    if not np.array_equal(stored[index], column):
+        return None
+    present = np.bincount(index, minlength=stored.size).astype(bool)
+    rank = np.cumsum(present) - 1
+    return stored[present], rank[index]
+
+
+def distinct_values(column: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The column's sorted distinct values and each row's rank among them."""
+    values = np.asarray(column, dtype=np.float64)
+    if values.shape[0] >= 1024:  # below that, sorting is as fast
+        on_grid = _grid_values(values)
+        if on_grid is not None:
+            return on_grid
+    distinct, code = np.unique(values, return_inverse=True)
+    return distinct, code.reshape(values.shape[0])
+
+
 def distinct_rows(*columns: FloatArray, weights: FloatArray | None = None) -> Distinct:
     """Each column is replaced by its rank among the column's distinct values; the ranks make one
-    integer key per row, so a single integer `unique` finds the distinct rows (much faster than a
-    lexicographic sort of the float columns)."""
+    integer key per row, so a single integer sort finds the distinct rows (much faster than a
+    lexicographic sort of the float columns). With unit weights the sorted keys alone give the
+    rows and their counts; otherwise, or when the key space passes 2⁶³, the keys are re-ranked."""
     n = columns[0].shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    key = np.zeros(n, dtype=np.int64)
     values, codes = [], []
     for column in columns:
-        distinct, code = np.unique(np.asarray(column, dtype=np.float64), return_inverse=True)
+        distinct, code = distinct_values(column)
         values.append(distinct)
-        codes.append(code.reshape(n))
-        if key.size and int(key.max()) >= np.iinfo(np.int64).max // max(distinct.size, 1):
+        codes.append(code)
+    sizes = [max(v.size, 1) for v in values]
+    if math.prod(sizes) < 2**62 and n and bool(np.all(w == 1.0)):
+        key = codes[0].astype(np.int64)
+        for code, size in zip(codes[1:], sizes[1:], strict=True):
+            key = key * size + code
+        key.sort()
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(key[1:], key[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
+        counts = np.diff(np.append(starts, n)).astype(np.float64)
+        distinct_keys = key[starts]
+        row_codes = []
+        for size in reversed(sizes[1:]):
+            distinct_keys, code = np.divmod(distinct_keys, size)
+            row_codes.append(code.astype(np.intp))
+        row_codes.append(distinct_keys.astype(np.intp))
+        return Distinct(values=values, codes=row_codes[::-1], weights=counts)
+    key = np.zeros(n, dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        if key.size and int(key.max()) >= np.iinfo(np.int64).max // size:
             key = np.unique(key, return_inverse=True)[1].reshape(n).astype(np.int64)  # re-rank: no overflow
-        key = key * distinct.size + code.reshape(n)
+        key = key * size + code
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse.reshape(n), weights=w, minlength=first.size).astype(np.float64)
     return Distinct(values=values, codes=[code[first] for code in codes], weights=counts)
