@@ -148,7 +148,8 @@ def distinct_rows(*columns: FloatArray, weights: FloatArray | None = None) -> Di
     """Each column is replaced by its rank among the column's distinct values; the ranks make one
     integer key per row, so a single integer sort finds the distinct rows (much faster than a
     lexicographic sort of the float columns). With unit weights the sorted keys alone give the
-    rows and their counts; otherwise, or when the key space passes 2⁶³, the keys are re-ranked."""
+    rows and their counts; otherwise, or when the key space passes 2⁶³, the keys are re-ranked.
+    Either way the rows come in lexicographic order of their values, the first column first."""
     n = columns[0].shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     values, codes = [], []

@@ -22,6 +22,7 @@ from crm_scoring.models.fitting import (
     FitResult,
     FloatArray,
     as_float_array,
+    distinct_values,
     log_space_standard_errors,
     optimiser_converged,
     to_public,
@@ -30,6 +31,7 @@ from crm_scoring.models.fitting import (
 
 NAMES = ("p", "q", "gamma")
 _LOG_BOUND = 25.0
+BLOCK = 65_536  # rows per block of the evaluation: 512 KiB per temporary
 
 
 @dataclass(frozen=True)
@@ -41,28 +43,43 @@ class GammaGammaParams:
 
 class _Data:
     def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
-        self.x, self.m, self.w = x, m, w
+        self.mx, self.w = m * x, w
         self.n = float(w.sum())
-        self.x_values, index = np.unique(x, return_inverse=True)
+        self.x_values, index = distinct_values(x)
         self.x_weights = np.bincount(index, weights=w, minlength=self.x_values.size)
         log_m, log_x = np.log(m), np.log(x)
         self.wx = w * x
         self.sum_x_log_mx = wsum(self.wx, log_m + log_x)
         self.sum_log_m = wsum(w, log_m)
+        self.unit = bool(np.all(w == 1.0))  # then Σ w·v is Σ v
+        self.blocks = [slice(i, i + BLOCK) for i in range(0, x.size, BLOCK)]
 
 
 def _neg_loglik_and_grad(log_params: FloatArray, d: _Data) -> tuple[float, FloatArray]:
     p, q, gamma = np.exp(log_params)
     xv, xw = d.x_values, d.x_weights
     px = p * xv
-    log_gm = np.log(gamma + d.m * d.x)
-    sum_wx_log, sum_w_log = wsum(d.wx, log_gm), wsum(d.w, log_gm)
+    # per row, block by block: log(γ + m x) and its reciprocal, weighted by w and by w x
+    sum_wx_log = sum_w_log = sum_wx_inv = sum_w_inv = 0.0
+    for block in d.blocks:
+        shifted = gamma + d.mx[block]
+        inv = np.reciprocal(shifted)
+        log_gm = np.log(shifted, out=shifted)
+        wx = d.wx[block]
+        sum_wx_log += float(np.einsum("i,i->", wx, log_gm))
+        sum_wx_inv += float(np.einsum("i,i->", wx, inv))
+        if d.unit:
+            sum_w_log += float(log_gm.sum())
+            sum_w_inv += float(inv.sum())
+        else:
+            w = d.w[block]
+            sum_w_log += float(np.einsum("i,i->", w, log_gm))
+            sum_w_inv += float(np.einsum("i,i->", w, inv))
     ll = wsum(xw, gammaln(px + q) - gammaln(px)) - d.n * gammaln(q) + d.n * q * np.log(gamma)
     ll += p * d.sum_x_log_mx - d.sum_log_m - p * sum_wx_log - q * sum_w_log
     g_p = wsum(xw, xv * (digamma(px + q) - digamma(px))) + d.sum_x_log_mx - sum_wx_log
     g_q = wsum(xw, digamma(px + q)) - d.n * digamma(q) + d.n * np.log(gamma) - sum_w_log
-    inv = 1.0 / (gamma + d.m * d.x)
-    g_gamma = d.n * q / gamma - p * wsum(d.wx, inv) - q * wsum(d.w, inv)
+    g_gamma = d.n * q / gamma - p * sum_wx_inv - q * sum_w_inv
     grad = np.array([g_p, g_q, g_gamma]) * np.exp(log_params)
     return -ll, -grad
 
@@ -72,8 +89,8 @@ def prepare(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     x, m = as_float_array(frequency), as_float_array(monetary)
     w = np.ones_like(x) if weights is None else as_float_array(weights)
-    keep = (x > 0) & (m > 0) & np.isfinite(m) & (w > 0)
-    return x[keep], m[keep], w[keep]
+    keep = np.flatnonzero((x > 0) & (m > 0) & np.isfinite(m) & (w > 0))
+    return x.take(keep), m.take(keep), w.take(keep)
 
 
 def log_likelihood(params: GammaGammaParams, frequency: object, monetary: object) -> float:
