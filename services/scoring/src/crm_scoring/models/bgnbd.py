@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln
 
 from crm_scoring.models.fitting import (
@@ -25,8 +24,7 @@ from crm_scoring.models.fitting import (
     as_float_array,
     distinct_rows,
     distinct_values,
-    log_space_standard_errors,
-    optimiser_converged,
+    maximise,
     to_public,
     wsum,
 )
@@ -159,35 +157,18 @@ def fit(
     if x.size == 0 or w.sum() <= 0:
         raise ValueError("no customers to fit")
     data = _Data(x, t_x, t, w)
-    scale = 1.0 / data.n  # a per-customer objective keeps the optimiser's tolerances meaningful
-
-    def objective(p: FloatArray) -> tuple[float, FloatArray]:
-        value, grad = _neg_loglik_and_grad(p, data)
-        return value * scale, grad * scale
-
     start = np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0])
-    result = minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
-        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
-    )
-    log_params = np.asarray(result.x, dtype=np.float64)
-    ses = log_space_standard_errors(lambda p: _neg_loglik_and_grad(p, data)[1], log_params)
-    at_bound = bool(np.any(np.abs(log_params) >= _LOG_BOUND - 1e-6))
-    params = np.exp(log_params)
+    optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
     return FitResult(
-        params={n: float(v) for n, v in zip(NAMES, params, strict=True)},
-        standard_errors=to_public(ses, NAMES),
-        log_likelihood=-float(result.fun) / scale,
-        converged=optimiser_converged(result, at_bound),
-        iterations=int(result.nit),
+        params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},
+        standard_errors=to_public(optimum.standard_errors, NAMES),
+        log_likelihood=-optimum.neg_log_likelihood,
+        converged=optimum.converged,
+        iterations=optimum.iterations,
         n_observations=round(data.n),
         n_unique_rows=data.n_unique,
         seconds=time.perf_counter() - started,
-        message=str(result.message) + (" (a parameter reached its bound)" if at_bound else ""),
+        message=optimum.message,
     )
 
 

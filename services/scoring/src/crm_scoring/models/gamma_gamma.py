@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from crm_scoring.models.fitting import (
@@ -23,8 +22,7 @@ from crm_scoring.models.fitting import (
     FloatArray,
     as_float_array,
     distinct_values,
-    log_space_standard_errors,
-    optimiser_converged,
+    maximise,
     to_public,
     wsum,
 )
@@ -108,35 +106,19 @@ def fit(frequency: object, monetary: object, weights: object | None = None, *, m
     # no grouping into distinct rows: average spends are continuous and rarely repeat, so sorting
     # them would cost more (0.45 s for a million) than the evaluations it could save
     data = _Data(x, m, w)
-    scale = 1.0 / data.n
-
-    def objective(params: FloatArray) -> tuple[float, FloatArray]:
-        value, grad = _neg_loglik_and_grad(params, data)
-        return value * scale, grad * scale
-
     mean_spend = float(np.average(m, weights=w))
     start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
-    result = minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
-        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
-    )
-    log_params = np.asarray(result.x, dtype=np.float64)
-    ses = log_space_standard_errors(lambda p: _neg_loglik_and_grad(p, data)[1], log_params)
-    at_bound = bool(np.any(np.abs(log_params) >= _LOG_BOUND - 1e-6))
+    optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
     return FitResult(
-        params={n: float(v) for n, v in zip(NAMES, np.exp(log_params), strict=True)},
-        standard_errors=to_public(ses, NAMES),
-        log_likelihood=-float(result.fun) / scale,
-        converged=optimiser_converged(result, at_bound),
-        iterations=int(result.nit),
+        params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},
+        standard_errors=to_public(optimum.standard_errors, NAMES),
+        log_likelihood=-optimum.neg_log_likelihood,
+        converged=optimum.converged,
+        iterations=optimum.iterations,
         n_observations=round(data.n),
         n_unique_rows=int(x.size),
         seconds=time.perf_counter() - started,
-        message=str(result.message) + (" (a parameter reached its bound)" if at_bound else ""),
+        message=optimum.message,
     )
 
 
