@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import betaln, gammaln
 
-from crm_scoring.models import bgnbd, gamma_gamma
+from crm_scoring.models import bgnbd, fitting, gamma_gamma
 
 
 def _bgnbd_reference(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> float:
@@ -92,3 +92,25 @@ def test_fits_land_on_the_optimum(cdnow: dict[str, np.ndarray]) -> None:
     assert np.max(np.abs(grad)) / spend.n < 1e-10
     assert gg.log_likelihood == pytest.approx(-value, rel=1e-14)
     assert bg.converged and gg.converged
+
+
+def test_quasi_newton_minimises_within_its_bounds() -> None:
+    def rosenbrock(p: np.ndarray) -> tuple[float, np.ndarray]:
+        x, y = p
+        grad = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+        return float((1 - x) ** 2 + 100 * (y - x * x) ** 2), grad
+
+    free = fitting.quasi_newton(rosenbrock, np.array([-1.2, 1.0]), bound=5.0, max_iter=200, gtol=1e-9)
+    assert free.success
+    np.testing.assert_allclose(free.x, [1.0, 1.0], atol=1e-6)
+
+    # f = (x − 0.5)² + (y + 2)² + xy/2 wants y < −1: y stays on the bound, where 2(x − 0.5) − 1/2 = 0
+    def boxed_quadratic(p: np.ndarray) -> tuple[float, np.ndarray]:
+        x, y = p
+        grad = np.array([2 * (x - 0.5) + y / 2, 2 * (y + 2) + x / 2])
+        return float((x - 0.5) ** 2 + (y + 2) ** 2 + x * y / 2), grad
+
+    boxed = fitting.quasi_newton(boxed_quadratic, np.zeros(2), bound=1.0, max_iter=200, gtol=1e-9)
+    assert boxed.success
+    assert boxed.x[1] == -1.0
+    assert boxed.x[0] == pytest.approx(0.75, abs=1e-8)

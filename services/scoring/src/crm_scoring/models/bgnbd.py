@@ -151,7 +151,7 @@ def log_likelihood(params: BgNbdParams, frequency: object, recency: object, T: o
 def fit(
     frequency: object, recency: object, T: object, weights: object | None = None, *, max_iter: int = 2000
 ) -> FitResult:
-    """Maximum likelihood in log-parameter space with L-BFGS-B, on distinct rows weighted by count."""
+    """Maximum likelihood in log-parameter space (`fitting.maximise`), on distinct rows weighted by count."""
     started = time.perf_counter()
     x, t_x, t, w = prepare(frequency, recency, T, weights)
     if x.size == 0 or w.sum() <= 0:

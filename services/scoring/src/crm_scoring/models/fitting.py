@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
 
 FloatArray = NDArray[np.float64]
 
@@ -45,9 +44,9 @@ def quality(fit: dict[str, Any] | None) -> dict[str, Any]:
     return {"quality": "unreliable" if reasons else "reliable", "reasons": reasons}
 
 
-# L-BFGS-B stops with "ABNORMAL" when its line search can no longer lower the objective in floating
-# point. At the optimum that happens depending on the CPU's rounding (it does on the CDNOW data on
-# some AMD machines, 2e-8 from the optimum): a per-observation gradient this small is converged.
+# A line search stops when it can no longer lower the objective in floating point. At the optimum
+# that happens depending on the CPU's rounding (L-BFGS-B did so on the CDNOW data on some AMD
+# machines, 2e-8 from the optimum): a per-observation gradient this small is converged.
 CONVERGED_GRADIENT = 1e-6
 
 
@@ -81,6 +80,76 @@ def standard_errors(hessian: FloatArray, log_params: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
+class Minimum:
+    x: FloatArray
+    fun: float
+    jac: FloatArray
+    nit: int
+    success: bool
+    message: str
+
+
+def quasi_newton(
+    fun: Callable[[FloatArray], tuple[float, FloatArray]],
+    start: FloatArray,
+    *,
+    bound: float,
+    max_iter: int,
+    gtol: float,
+    ftol: float = 1e-14,
+) -> Minimum:
+    """BFGS within the box ±`bound`, with a backtracking (Armijo) line search.
+
+    Used instead of scipy's L-BFGS-B, whose BLAS calls on these tiny arrays woke OpenBLAS threads:
+    on two shared cores those cost 0.1 s and more per fit and competed with the evaluations. It
+    takes a few more evaluations here (27 against 20 for the BG/NBD on a million customers) and
+    no time between them. A parameter on a bound whose gradient pushes it
+    outwards is held there. Stops when the projected gradient is at most `gtol` or an iteration
+    lowers the objective by a relative `ftol` or less.
+    """
+    k = start.size
+    x = np.clip(np.asarray(start, dtype=np.float64), -bound, bound)
+    f, g = fun(x)
+    inverse = np.eye(k)
+    for iteration in range(max_iter):
+        free = ~(((x <= -bound) & (g > 0)) | ((x >= bound) & (g < 0)))
+        projected = np.where(free, g, 0.0)
+        if float(np.max(np.abs(projected))) <= gtol:
+            return Minimum(x, f, g, iteration, True, "projected gradient below gtol")
+        direction = np.where(free, -(inverse @ projected), 0.0)
+        slope = float(projected @ direction)
+        if not slope < 0:  # not a descent direction: start the curvature estimate afresh
+            inverse = np.eye(k)
+            direction, slope = -projected, -float(projected @ projected)
+        step = 1.0 if iteration else min(1.0, 1.0 / float(np.max(np.abs(projected))))
+        for _ in range(30):
+            candidate = np.clip(x + step * direction, -bound, bound)
+            f_new, g_new = fun(candidate)
+            decrease = min(float(g @ (candidate - x)), 0.0)  # a step cut by the bounds may not climb
+            if np.isfinite(f_new) and np.all(np.isfinite(g_new)) and f_new <= f + 1e-4 * decrease:
+                break
+            if np.isfinite(f_new) and f_new > f:  # the minimum of the quadratic through f, slope, f_new
+                step *= min(0.5, max(0.1, -slope * step / (2 * (f_new - f - slope * step))))
+            else:
+                step *= 0.25
+        else:
+            return Minimum(x, f, g, iteration, False, "the line search could not lower the objective")
+        s, y = candidate - x, g_new - g
+        ys = float(y @ s)
+        if ys > 1e-12 * float(np.linalg.norm(y) * np.linalg.norm(s)):
+            if iteration == 0:
+                inverse *= ys / float(y @ y)  # the initial curvature scale
+            rho = 1.0 / ys
+            v = np.eye(k) - rho * np.outer(s, y)
+            inverse = v @ inverse @ v.T + rho * np.outer(s, s)
+        reduction = f - f_new
+        x, f, g = candidate, f_new, g_new
+        if reduction <= ftol * max(abs(f), 1.0):
+            return Minimum(x, f, g, iteration + 1, True, "relative reduction of the objective below ftol")
+    return Minimum(x, f, g, max_iter, False, "iteration limit reached")
+
+
+@dataclass(frozen=True)
 class Optimum:
     log_params: FloatArray
     neg_log_likelihood: float
@@ -90,9 +159,9 @@ class Optimum:
     message: str
 
 
-# L-BFGS-B stops at this per-observation gradient; the Newton step with the Hessian the standard
-# errors need anyway then lands on the optimum to rounding, in one evaluation instead of the
-# several that L-BFGS-B takes for the last digits.
+# The quasi-Newton method stops at this per-observation gradient; the Newton step with the Hessian
+# the standard errors need anyway then lands on the optimum to rounding, in one evaluation instead
+# of the several a quasi-Newton method takes for the last digits.
 _GTOL = 1e-7
 
 
@@ -106,9 +175,10 @@ def maximise(
 ) -> Optimum:
     """Maximum likelihood in log-parameter space within ±`bound`, with standard errors.
 
-    L-BFGS-B minimises the per-observation objective (which keeps its tolerances meaningful)
-    close to the optimum; one Newton step with the finite-difference Hessian finishes it and is
-    kept when it lowers the objective. The gradient at the point L-BFGS-B ends on is reused.
+    `quasi_newton` minimises the per-observation objective (which keeps its tolerances
+    meaningful) close to the optimum; one Newton step with the finite-difference Hessian finishes
+    it and is kept when it lowers the objective. The gradient at the point the quasi-Newton
+    method ends on is reused for that Hessian.
     """
     scale = 1.0 / n
     seen: dict[bytes, tuple[float, FloatArray]] = {}
@@ -119,14 +189,7 @@ def maximise(
         seen[p.tobytes()] = (value, grad)
         return value * scale, grad * scale
 
-    result = minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-bound, bound)] * start.size,
-        options={"maxiter": max_iter, "ftol": 1e-14, "gtol": _GTOL, "maxcor": 20},
-    )
+    result = quasi_newton(objective, start, bound=bound, max_iter=max_iter, gtol=_GTOL)
     log_params = np.asarray(result.x, dtype=np.float64)
     value, grad = seen.get(log_params.tobytes()) or neg_loglik_and_grad(log_params)
     hessian = log_space_hessian(lambda p: neg_loglik_and_grad(p)[1], log_params, grad)
