@@ -8,7 +8,7 @@ from scipy.special import hyp2f1
 
 from crm_scoring.models import bgnbd, bgnbd_predict
 from crm_scoring.models.bgnbd import BgNbdParams
-from crm_scoring.models.fitting import FitResult, distinct_rows
+from crm_scoring.models.fitting import FitResult, distinct_rows, distinct_values
 from crm_scoring.models.gamma_gamma import GammaGammaParams
 from crm_scoring.models.simulate import simulate
 
@@ -134,3 +134,35 @@ def test_distinct_rows_collapse_duplicates_even_when_the_key_space_is_huge() -> 
     order = np.lexsort(got.T[::-1])
     np.testing.assert_array_equal(got[order], expected)
     np.testing.assert_allclose(grouped.weights[order], np.bincount(inverse.ravel(), weights=weights))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        np.floor(np.random.default_rng(1).uniform(0, 104, 5000) * 7) / 7,  # days in weeks
+        np.random.default_rng(2).integers(0, 60, 5000).astype(np.float64),  # counts
+        np.random.default_rng(3).uniform(0, 1, 5000),  # continuous: no grid
+        # two grids mixed, and a value a hair off the grid: the grid check must reject them
+        np.r_[np.arange(3000) * 0.1, np.arange(3000) * 0.25, [0.1 + 1e-12]],
+        np.r_[np.full(2000, 3.5), [-0.0, 0.0]],
+        np.insert(np.arange(20_000.0), 1, 2.5),  # off the sampled grid, shares index 2 with 2.0
+    ],
+)
+def test_distinct_values_match_a_sort(column: np.ndarray) -> None:
+    values, codes = distinct_values(column)
+    expected, inverse = np.unique(column, return_inverse=True)
+    np.testing.assert_array_equal(values, expected)
+    np.testing.assert_array_equal(codes, inverse)
+    np.testing.assert_array_equal(values[codes], column)
+
+
+def test_distinct_rows_with_unit_weights_match_a_sort() -> None:
+    rng = np.random.default_rng(9)
+    rows = np.column_stack(
+        [rng.integers(0, 20, 20_000), rng.integers(0, 300, 20_000) / 7, rng.integers(0, 30, 20_000) / 7]
+    ).astype(np.float64)
+    grouped = distinct_rows(*rows.T)
+    got = np.column_stack([grouped.column(j) for j in range(3)])
+    expected, inverse = np.unique(rows, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(got, expected)  # in the same (lexicographic) order
+    np.testing.assert_array_equal(grouped.weights, np.bincount(inverse.ravel()))
