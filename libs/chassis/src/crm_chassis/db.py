@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import operator
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -211,56 +211,47 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Many complete rows into `table` in the session's transaction, as fast as the database allows.
 
-    On PostgreSQL through binary COPY (an executemany of thousands of rows spends most of its time
-    binding parameters); elsewhere as one executemany. Every row gives the same columns, those of
-    the first; JSON columns take the Python values, as the ORM would.
+    On PostgreSQL through binary COPY, on SQLite as one `executemany` of plain tuples (building
+    SQLAlchemy's parameters for thousands of rows costs more than the database's insert); elsewhere
+    as SQLAlchemy's executemany. Every row gives the same columns, those of the first; JSON columns
+    take the Python values, as the ORM would.
     """
     if not rows:
         return
     dialect = session.get_bind().dialect
-    if dialect.name == "sqlite":
-        await _sqlite_insert_rows(session, dialect, table, rows)
-        return
-    if dialect.name != "postgresql":
-        await session.execute(insert(table), list(rows))
-        return
     names = list(rows[0])
-    values = operator.itemgetter(*names)
-    records: list[Any] = [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows]
-    json_at = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
-    if json_at:  # one pass over the rows, whatever the number of JSON columns
-        dumps = json.dumps
-        records = [list(r) for r in records]
-        for r in records:
-            for i in json_at:
-                r[i] = dumps(r[i])
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=records, columns=names, schema_name=table.schema
-    )
+    if dialect.name == "postgresql":
+        json_at = [(i, json.dumps) for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=_records(rows, names, json_at), columns=names, schema_name=table.schema
+        )
+    elif dialect.name == "sqlite":
+        # Each value through its column type's bind processor, as SQLAlchemy would pass it.
+        processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+        quote = dialect.identifier_preparer.quote
+        columns, marks = ", ".join(quote(n) for n in names), ", ".join("?" for _ in names)
+        sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 - quoted names, bound values
+        await connection.exec_driver_sql(sql, [tuple(r) for r in _records(rows, names, converting)])
+    else:
+        await session.execute(insert(table), list(rows))
 
 
-async def _sqlite_insert_rows(
-    session: AsyncSession, dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """One `executemany` of plain tuples, each value through its column type's bind processor as
-    SQLAlchemy would pass it: building SQLAlchemy's parameters costs more than SQLite's insert."""
-    names = list(rows[0])
-    quote = dialect.identifier_preparer.quote
-    columns, marks = ", ".join(quote(n) for n in names), ", ".join("?" for _ in names)
-    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 - quoted names, bound values
-    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+def _records(
+    rows: Sequence[Mapping[str, Any]], names: list[str], converting: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> list[Sequence[Any]]:
+    """The rows' values in the order of `names`, each column at an index of `converting` passed
+    through its converter (one pass over the rows, whatever the number of such columns)."""
     values = operator.itemgetter(*names)
     records: list[Any] = [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows]
-    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
     if converting:
         records = [list(r) for r in records]
         for r in records:
-            for i, process in converting:
-                r[i] = process(r[i])
-    connection = await session.connection()
-    await connection.exec_driver_sql(sql, [tuple(r) for r in records])
+            for i, convert in converting:
+                r[i] = convert(r[i])
+    return records
 
 
 def upsert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -128,11 +128,11 @@ def _checked(planned: Draft, referable: set[uuid.UUID]) -> tuple[dict[str, Any],
     """The draft's row and history row once the checks that need other rows pass; else the refusal."""
     if planned.refusal is not None:
         raise planned.refusal
-    if planned.row is None or planned.history is None:
+    referred_by = planned.fields.get("referred_by")
+    if planned.row is None or (referred_by is not None and referred_by not in referable):
         customer_service.finish_fields(planned.fields, planned.errors, referable)  # raises, listing every field
-        raise AssertionError("a draft with errors passed its checks")
-    if (refusal := customer_service.referral_refusal(planned.fields, referable)) is not None:
-        raise refusal
+        raise AssertionError("a refused draft passed its checks")
+    assert planned.history is not None  # drafted with the row
     return planned.row, planned.history
 
 

@@ -119,6 +119,13 @@ def _checked(changes: dict[str, Any], errors: list[dict[str, str]]) -> dict[str,
     return changes
 
 
+async def _referable(session: Session, referred_by: uuid.UUID | None, principal: Principal) -> set[uuid.UUID]:
+    """`{referred_by}` if it names a live customer the caller may see, else nothing."""
+    if referred_by is None or not await customer_repo.exists_active(session, referred_by):
+        return set()
+    return {referred_by} if access.can_see(principal, await customer_repo.owner_of(session, referred_by)) else set()
+
+
 async def _validated(
     session: Session,
     kind: str,
@@ -131,9 +138,7 @@ async def _validated(
     errors = _shape_errors(kind, changes, region)
     referred_by = changes.get("referred_by")
     if referred_by is not None:
-        referable = await customer_repo.exists_active(session, referred_by) and access.can_see(
-            principal, await customer_repo.owner_of(session, referred_by)
-        )
+        referable = referred_by in await _referable(session, referred_by, principal)
         if (error := _referral_error(referred_by, customer_id, referable)) is not None:
             errors.append(error)
     return _checked(changes, errors)
@@ -153,32 +158,12 @@ def finish_fields(
     fields: dict[str, Any], errors: list[dict[str, str]], referable: Collection[uuid.UUID] | None
 ) -> dict[str, Any]:
     """The checked fields of `draft_fields`, given the live customers the caller may see among those
-    the items name in `referred_by` (None: that check is left to `referral_refusal`); 422 listing
-    every bad field."""
+    the items name in `referred_by` (None: that check is left for later); 422 listing every bad field."""
     referred_by = fields.get("referred_by")
     if referable is not None and referred_by is not None:
         error = _referral_error(referred_by, None, referred_by in referable)
         errors = errors if error is None else [*errors, error]
     return _jsonable(_checked(fields, errors))
-
-
-def referral_refusal(fields: dict[str, Any], referable: Collection[uuid.UUID]) -> Unprocessable | None:
-    """For fields finished without the referral check: its refusal, if `referred_by` names no
-    customer in `referable`."""
-    referred_by = fields.get("referred_by")
-    if referred_by is None or referred_by in referable:
-        return None
-    error = _referral_error(referred_by, None, False)
-    assert error is not None
-    return Unprocessable("invalid input: referred_by", errors=[error])
-
-
-def new_fields(
-    data: CustomerCreate, region: str, principal: Principal, referable: Collection[uuid.UUID]
-) -> dict[str, Any]:
-    """The checked fields of a customer to create, as `create` checks them, for callers that looked
-    up the live customers the caller may see among those the items name in `referred_by`."""
-    return finish_fields(*draft_fields(data, region, principal), referable)
 
 
 async def _check_external_ref(session: Session, external_ref: str | None, customer_id: uuid.UUID | None) -> None:
@@ -277,21 +262,20 @@ async def create(
 ) -> tuple[Customer, bool]:
     """The new customer and True; or, for a repost of a partner's `external_ref` that repeats every
     field it sends, the customer created the first time and False."""
-    fields = changes_of(data, not_nullable=_NOT_NULLABLE)
-    fields["owner_id"] = access.default_owner(principal, fields.get("owner_id"))
-    fields = await _validated(session, data.kind, fields, phone_region, None, principal)
+    fields, errors = draft_fields(data, phone_region, principal)
+    fields = finish_fields(fields, errors, await _referable(session, fields.get("referred_by"), principal))
     if fields.get("external_ref") is not None:
         existing = await _repost(session, fields, data.model_fields_set, principal)
         if existing is not None:
             return existing, False
     if fields.get("owner_id") is not None:
         await user_service.check_owner(session, principal, fields["owner_id"])
-    row = new_row(data, _jsonable(fields), principal, utcnow())
+    row = new_row(data, fields, principal, utcnow())
     customer = Customer(**row)
     session.add(customer)
     await session.flush()
     await events.publish(session, events.CUSTOMER_CREATED, customer.id, event_data(customer), customer.version)
-    session.add(CustomerChange(**creation_audit(row, _jsonable(fields), principal)))
+    session.add(CustomerChange(**creation_audit(row, fields, principal)))
     return customer, True
 
 
@@ -300,7 +284,7 @@ _SET_BY_NEW_ROW = frozenset({"id", "created_at", "updated_at"})
 
 
 def new_row(data: CustomerCreate, fields: dict[str, Any], principal: Principal, now: datetime) -> dict[str, Any]:
-    """Every column of a new customer from its checked fields (`new_fields`): one builder for the
+    """Every column of a new customer from its checked fields (`finish_fields`): one builder for the
     single create and the bulk path, so that both write the same row."""
     row = dict(_FIXED)
     for name, make in _FRESH.items():

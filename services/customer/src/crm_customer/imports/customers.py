@@ -159,8 +159,10 @@ async def process(session: Session, _columns: list[str], parsed: list[ParsedRow]
     for row, outcome in zip(new, outcomes, strict=True):
         if outcome.error is not None:
             out.fail(row.number, from_app_error(outcome.error))
-        else:
+        elif outcome.created:
             out.created += 1
+        else:
+            out.skipped += 1  # the repost of a customer a concurrent writer created meanwhile
     if later:
         existing = await _existing(session, {row.key for row in later if row.key is not None})
     for row in later:
