@@ -1,12 +1,18 @@
-"""A full scoring run on PostgreSQL: read model → statistics in SQL → fit → scores written back.
+"""A full scoring run on PostgreSQL: read model → statistics → fit → scores written back.
 
 Fills a scratch database's scoring read model with N customers and about `--orders-per` orders
-each (generated inside PostgreSQL), then times one run end to end and reports its stage timings
-and this process's peak memory. The first run inserts every score; later runs update them, as
-every run after the first does in production. Usage:
+each (generated inside PostgreSQL), then times live runs end to end and reports their stage
+timings and this process's peak memory. The first run finds no kept statistics, computes them all
+from the orders and inserts every score. Before each later run, `--new-orders` orders arrive for
+as many random customers (each queues a re-scoring, as the order handler does, and no drain runs
+in between), so the run computes those customers' statistics again, reads everyone else's kept
+ones, and updates every score, as a daily run does in production. `--rebuild` makes every run
+compute all statistics from the orders (the old way, and a backtest's). Usage:
 
     python bench/bench_scoring_run.py --postgres postgresql://postgres@127.0.0.1:5432/test \
         --customers 1000000 --orders-per 10 --runs 3
+
+`--keep` leaves the scratch database for `--reuse`, which skips the fill.
 """
 
 from __future__ import annotations
@@ -52,6 +58,19 @@ FILL = [
 ]
 # as autovacuum leaves a table that has settled: statistics, visibility map, hint bits set
 SETTLE = ["VACUUM ANALYZE scoring.customer_ref", "VACUUM ANALYZE scoring.order_fact"]
+# orders arriving between runs, each queuing its customer's re-scoring
+ARRIVE = [
+    """CREATE TEMPORARY TABLE arrived ON COMMIT DROP AS
+       SELECT md5((1 + floor(random() * :customers))::int::text)::uuid AS id, round((10 + random() * 190)::numeric, 2)
+              AS amount
+       FROM generate_series(1, :orders)""",
+    """INSERT INTO scoring.order_fact (id, customer_id, occurred_at, amount, net_amount, currency, margin, quantity,
+           channel, refund_of)
+       SELECT gen_random_uuid(), id, now() - interval '1 minute', amount, amount, 'CNY', NULL, 1, NULL, NULL
+       FROM arrived""",
+    """INSERT INTO scoring.rescore_request (customer_id, requested_at)
+       SELECT DISTINCT id, now() FROM arrived ON CONFLICT (customer_id) DO NOTHING""",
+]
 
 
 async def main() -> None:
@@ -60,6 +79,10 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders-per", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3, help="the first inserts every score, the others update")
+    parser.add_argument("--new-orders", type=int, default=10_000, help="orders arriving before each later run")
+    parser.add_argument("--rebuild", action="store_true", help="every run computes all statistics from the orders")
+    parser.add_argument("--keep", action="store_true", help="leave the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="use the scratch database a --keep run left")
     args = parser.parse_args()
     if args.orders_per <= 1:
         parser.error("--orders-per must be above 1")
@@ -67,30 +90,38 @@ async def main() -> None:
     server = make_url(normalise_url(args.postgres))
     database = "crm_bench_scoring"
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    if not args.reuse:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{database}"'))
     url = server.set(database=database).render_as_string(hide_password=False)
     try:
         await migrate(ROOT / "services/scoring/alembic.ini", url)
         engine = create_engine(url, "scoring")
         clock = time.perf_counter()
-        async with engine.begin() as conn:
-            for statement in FILL:
-                await conn.execute(text(statement), {"customers": args.customers, "orders_per": args.orders_per})
-            orders = await conn.scalar(text("SELECT count(*) FROM scoring.order_fact"))
+        if not args.reuse:
+            async with engine.begin() as conn:
+                for statement in FILL:
+                    await conn.execute(text(statement), {"customers": args.customers, "orders_per": args.orders_per})
         async with engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
             for statement in SETTLE:
                 await autocommit.execute(text(statement))
-        print(f"filled {args.customers:,} customers and {orders:,} orders in {time.perf_counter() - clock:.1f} s")
+            orders = await autocommit.scalar(text("SELECT count(*) FROM scoring.order_fact"))
+        print(f"{args.customers:,} customers and {orders:,} orders ready in {time.perf_counter() - clock:.1f} s")
 
         sessionmaker = create_sessionmaker(engine)
         writers = Settings().run_write_connections
         totals = []
         for k in range(args.runs):
+            if k:
+                async with engine.begin() as conn:
+                    for statement in ARRIVE:
+                        await conn.execute(text(statement), {"customers": args.customers, "orders": args.new_orders})
             async with sessionmaker.begin() as session:
-                run = await run_service.start(session, principal=Principal.service("bench"), as_of=None)
+                run = await run_service.start(
+                    session, principal=Principal.service("bench"), as_of=None, rebuild_statistics=args.rebuild
+                )
             clock = time.perf_counter()
             await run_service.execute(sessionmaker, run.id, writers=writers)
             elapsed = time.perf_counter() - clock
@@ -98,7 +129,7 @@ async def main() -> None:
                 done = await run_service.get(session, run.id)
             if done.status != "succeeded":
                 raise SystemExit(f"run {k + 1} {done.status}: {done.error}")
-            kind = "first run (inserts)" if k == 0 else "rerun (updates)"
+            kind = "first run (inserts)" if k == 0 else f"rerun after {args.new_orders:,} new orders (updates)"
             print(f"run {k + 1}, {kind}: {elapsed:.1f} s; stages {done.timings}; counts {done.counts}")
             totals.append(elapsed)
         async with engine.connect() as conn:
@@ -110,12 +141,14 @@ async def main() -> None:
                 )
                 print(f"{table}: {size / count:.0f} bytes per row (table, indexes, TOAST)")
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"median of {len(totals)} runs: {statistics.median(totals):.1f} s; writers: {writers}")
+        later = totals[1:] or totals
+        print(f"median of the {len(later)} runs after the first: {statistics.median(later):.1f} s; writers: {writers}")
         print(f"peak memory of this process: {peak_mib:.0f} MiB")
         await engine.dispose()
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        if not args.keep:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         await admin.dispose()
 
 

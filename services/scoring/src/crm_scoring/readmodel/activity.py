@@ -86,10 +86,13 @@ async def _renet(session: Session, order: OrderFact) -> None:
 
 
 async def _renet_original(session: Session, refund_of: uuid.UUID | None) -> None:
+    """A refund's purchase nets again, and its customer (not always the refund's, after an
+    unmerge gave the purchase back) is scored again."""
     if refund_of is not None:
         original = await fact_repo.get_order(session, refund_of)
         if original is not None:
             await _renet(session, original)
+            await score_service.request(session, original.customer_id)
 
 
 async def on_order(session: Session, event: Event) -> None:

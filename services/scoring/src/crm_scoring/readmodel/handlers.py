@@ -112,13 +112,13 @@ async def on_customer_unmerged(session: Session, event: Event) -> None:
         kind: [uuid.UUID(str(i)) for i in listed.get(kind) or []]
         for kind in (*fact_repo.UNMERGE_KINDS, *fact_repo.CONTACT_UNMERGE_KINDS)
     }
-    await fact_repo.move_facts_back(session, moved, duplicate_id=duplicate)
+    holders = await fact_repo.move_facts_back(session, moved, duplicate_id=duplicate)
     await reason_service.unmerge(session, duplicate_id=duplicate, survivor_id=survivor)
     ref = await fact_repo.get_customer(session, duplicate)
     if ref is not None:
         ref.merged_into = None
-    await score_service.request(session, survivor)
-    await score_service.request(session, duplicate)
+    for customer_id in sorted({survivor, duplicate, *holders}):
+        await score_service.request(session, customer_id)
 
 
 HANDLERS: Mapping[str, Handler] = {

@@ -172,3 +172,35 @@ class RescoreRequest(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class CustomerStats(Base):
+    """A customer's purchase statistics (`stats_repository.ORDER_COLUMNS`) as of `as_of`, from the
+    facts read at `read_at`, kept up to date by the customer's re-scoring, so that a live run reads
+    one row per customer instead of every order.
+
+    They stay right as time passes until the first `*_edge` is reached: the earliest purchase
+    still inside the RFM window (`window_edge`), the last year (`year_edge`), the two years that
+    the "prior year" counts from (`prior_edge`), and the earliest purchase dated after `as_of`
+    (`future_edge`). `basis` names the settings they were computed with."""
+
+    __tablename__ = "customer_stats"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(200))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    days: Mapped[float] = mapped_column(Float)
+    first_day: Mapped[float | None] = mapped_column(Float)
+    last_day: Mapped[float | None] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    first_amount: Mapped[float] = mapped_column(Float)
+    profit: Mapped[float] = mapped_column(Float)
+    window_orders: Mapped[float] = mapped_column(Float)
+    window_spend: Mapped[float] = mapped_column(Float)
+    annual_profit: Mapped[float] = mapped_column(Float)
+    prior_days: Mapped[float] = mapped_column(Float)
+    window_edge: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    year_edge: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prior_edge: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    future_edge: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -204,16 +204,21 @@ async def move_facts(session: Session, *, duplicate_id: uuid.UUID, survivor_id: 
 
 async def move_facts_back(
     session: Session, moved: Mapping[str, Sequence[uuid.UUID]], *, duplicate_id: uuid.UUID
-) -> None:
-    """Give the duplicate back the facts listed under `UNMERGE_KINDS` in `moved`."""
+) -> set[uuid.UUID]:
+    """Give the duplicate back the facts listed under `UNMERGE_KINDS` in `moved`. Returns the
+    customers who held them: the survivor, or whoever it was merged into since."""
+    holders: set[uuid.UUID] = set()
     for kind, model in UNMERGE_KINDS.items():
         ids = moved.get(kind) or []
         if ids:
+            holding = select(model.customer_id).where(model.id.in_(ids)).distinct()
+            holders.update((await session.scalars(holding)).all())
             await session.execute(update(model).where(model.id.in_(ids)).values(customer_id=duplicate_id))
     held, as_person = CONTACT_UNMERGE_KINDS
     for kind, column in ((held, ContactFact.organization_id), (as_person, ContactFact.customer_id)):
         if ids := moved.get(kind) or []:
             await session.execute(update(ContactFact).where(ContactFact.id.in_(ids)).values({column: duplicate_id}))
+    return holders
 
 
 async def last_purchases(

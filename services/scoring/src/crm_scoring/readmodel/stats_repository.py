@@ -1,6 +1,11 @@
 """The population's bulk read: per-customer sufficient statistics, aggregated in SQL, so the cost
 grows with customers, not orders. `load` returns them as numpy columns (`Population`).
 
+The purchase statistics are also kept per customer (`CustomerStats`): `refresh` computes and
+stores them (the re-scoring of a customer does, as their orders change), `stale` finds the ones
+time or settings made out of date, and a live run reads the kept ones (`load(stored=True)`) after
+`refresh_stale`, one row per customer instead of every order.
+
 Purchases are counted per day: same-day orders make one purchase (the models' unit), their amounts
 summed. Refunds are netted into the order they refund (`net_amount`); fully refunded orders are no
 purchase at all, while a zero-value purchase is one (`counted_purchase`).
@@ -8,6 +13,7 @@ purchase at all, while a zero-value purchase is one (`counted_purchase`).
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +28,14 @@ from sqlalchemy import (
     Date,
     Float,
     Integer,
+    String,
+    Table,
     and_,
     case,
     cast,
+    delete,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -36,6 +46,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.dates import business_date, business_timezone
+from crm_chassis.db import UTCDateTime, upsert
 from crm_scoring import pgcopy
 from crm_scoring.models.fitting import FloatArray
 from crm_scoring.readmodel import repository as fact_repo
@@ -44,8 +55,10 @@ from crm_scoring.readmodel.models import (
     ComplaintFact,
     ConcessionFact,
     CustomerRef,
+    CustomerStats,
     InteractionFact,
     OrderFact,
+    RescoreRequest,
     ServiceRecordFact,
     SurveyResponseFact,
 )
@@ -136,23 +149,45 @@ def _float(expression: Any) -> ColumnElement[Any]:
     return cast(expression, Float)
 
 
-async def load(
-    session: AsyncSession, *, as_of: datetime, settings: ScoringSettings, ids: Sequence[uuid.UUID] | None = None
-) -> Population:
-    """Every live customer (or those in `ids`) with their statistics, in customer id order.
+EDGES = ("window_edge", "year_edge", "prior_edge", "future_edge")
+IN_CHUNK = 1_000  # ids per `IN (...)`: well under SQLite's bound-parameter limit
+# a live run that finds more than this share of the statistics out of date rebuilds them all at once
+REBUILD_SHARE = 0.25
 
-    One query: customers left-joined to their per-customer aggregates, which are aggregated from
-    per-day aggregates of the purchases; rows arrive aligned with the population, so each column
-    becomes an array at once.
-    """
-    if ids is None:
-        await _plan_for_whole_population(session)
-    window_start = as_of - timedelta(days=settings.rfm_window_days)
-    year_start = as_of - timedelta(days=365)
-    prior_start = as_of - timedelta(days=730)
+
+def _window_starts(as_of: datetime, settings: ScoringSettings) -> tuple[datetime, datetime, datetime]:
+    """Where the RFM window, the last year and the prior year's two-year span begin."""
+    return (
+        as_of - timedelta(days=settings.rfm_window_days),
+        as_of - timedelta(days=365),
+        as_of - timedelta(days=730),
+    )
+
+
+def basis(settings: ScoringSettings) -> str:
+    """The settings the statistics depend on: stored ones computed with others are out of date."""
+    return f"window={settings.rfm_window_days};margin={settings.default_margin};zone={business_timezone().key}"
+
+
+def _aggregates(
+    session: AsyncSession,
+    *,
+    as_of: datetime,
+    settings: ScoringSettings,
+    ids: Sequence[uuid.UUID] | None,
+    edges: bool = False,
+) -> Any:
+    """Per customer with purchases up to `as_of`: the `ORDER_COLUMNS`, aggregated from per-day
+    aggregates of the purchases; with `edges`, also the first three `EDGES` (see `CustomerStats`)."""
+    window_start, year_start, prior_start = _window_starts(as_of, settings)
     net = _float(OrderFact.net_amount)
     profit = net * func.coalesce(_float(OrderFact.margin), settings.default_margin)
     day = _day(session, OrderFact.occurred_at)
+    starts = {"window_edge": window_start, "year_edge": year_start, "prior_edge": prior_start}
+    edge_columns = [
+        func.min(case((OrderFact.occurred_at > start, OrderFact.occurred_at))).label(name)
+        for name, start in (starts.items() if edges else ())
+    ]
     per_day = (
         select(
             OrderFact.customer_id.label("cid"),
@@ -165,6 +200,7 @@ async def load(
             func.max(
                 case((and_(OrderFact.occurred_at > prior_start, OrderFact.occurred_at <= year_start), 1), else_=0)
             ).label("prior"),
+            *edge_columns,
         )
         .where(
             counted_purchase(),
@@ -181,7 +217,7 @@ async def load(
     else:
         source = select(per_day, func.min(per_day.c.day).over(partition_by=per_day.c.cid).label("first")).subquery()
         first_amount = func.sum(case((source.c.day == source.c.first, source.c.amount), else_=0.0))
-    per_customer = (
+    return (
         select(
             source.c.cid,
             func.count().label("days"),
@@ -194,11 +230,153 @@ async def load(
             func.sum(source.c.w_spend).label("window_spend"),
             func.sum(source.c.y_profit).label("annual_profit"),
             func.sum(source.c.prior).label("prior_days"),
+            *(func.min(source.c[name]).label(name) for name in (starts if edges else ())),
         )
         .group_by(source.c.cid)
         .subquery()
     )
-    live = (CustomerRef.deleted.is_(False), CustomerRef.erased.is_(False), CustomerRef.merged_into.is_(None))
+
+
+LIVE = (CustomerRef.deleted.is_(False), CustomerRef.erased.is_(False), CustomerRef.merged_into.is_(None))
+
+
+async def refresh(
+    session: AsyncSession,
+    *,
+    as_of: datetime,
+    settings: ScoringSettings,
+    read_at: datetime,
+    ids: Sequence[uuid.UUID] | None = None,
+) -> None:
+    """Compute the statistics of `ids` (without, of every live customer) from their orders as of
+    `as_of`, and store them. Statistics stored from facts read later than `read_at` are kept."""
+    if ids is None:
+        await _plan_for_whole_population(session)
+        await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=None)
+        return
+    ordered = sorted(set(ids))  # rows are locked in id order, as by every other writer of them
+    for first in range(0, len(ordered), IN_CHUNK):
+        await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=ordered[first : first + IN_CHUNK])
+
+
+async def _refresh(
+    session: AsyncSession,
+    *,
+    as_of: datetime,
+    settings: ScoringSettings,
+    read_at: datetime,
+    ids: Sequence[uuid.UUID] | None,
+) -> None:
+    agg = _aggregates(session, as_of=as_of, settings=settings, ids=ids, edges=True)
+    future = (
+        select(OrderFact.customer_id.label("cid"), func.min(OrderFact.occurred_at).label("at"))
+        .where(counted_purchase(), OrderFact.occurred_at > as_of, *_only(OrderFact.customer_id, ids))
+        .group_by(OrderFact.customer_id)
+        .subquery()
+    )
+    # named customers are kept whatever their state (a deleted one may come back), never an erased one
+    which = LIVE if ids is None else (CustomerRef.erased.is_(False), CustomerRef.id.in_(ids))
+    numbers = [
+        agg.c[name] if name in ("first_day", "last_day") else func.coalesce(_float(agg.c[name]), 0.0)
+        for name in ORDER_COLUMNS
+    ]
+    source = (
+        select(
+            CustomerRef.id,
+            literal(basis(settings), String),
+            literal(as_of, UTCDateTime),
+            literal(read_at, UTCDateTime),
+            *numbers,
+            *(agg.c[name] for name in EDGES[:3]),
+            future.c.at,
+        )
+        .outerjoin(agg, agg.c.cid == CustomerRef.id)
+        .outerjoin(future, future.c.cid == CustomerRef.id)
+        .where(*which)
+        .order_by(CustomerRef.id)
+    )
+    table = typing.cast(Table, CustomerStats.__table__)
+    names = ["customer_id", "basis", "as_of", "read_at", *ORDER_COLUMNS, *EDGES]
+    stmt = upsert(session, table).from_select(names, source)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={name: stmt.excluded[name] for name in names[1:]},
+            where=table.c.read_at <= stmt.excluded.read_at,
+        )
+    )
+
+
+async def stale(session: AsyncSession, *, as_of: datetime, settings: ScoringSettings) -> list[uuid.UUID]:
+    """Live customers whose stored statistics are not those of `as_of`: none stored, other
+    settings, stored as of later, a purchase crossed a window's edge since, or facts changed since
+    (a re-scoring is queued)."""
+    window_start, year_start, prior_start = _window_starts(as_of, settings)
+    s = CustomerStats
+    stmt = (
+        select(CustomerRef.id)
+        .outerjoin(s, s.customer_id == CustomerRef.id)
+        .where(
+            *LIVE,
+            or_(
+                s.customer_id.is_(None),
+                s.basis != basis(settings),
+                s.as_of > as_of,
+                s.window_edge <= window_start,
+                s.year_edge <= year_start,
+                s.prior_edge <= prior_start,
+                s.future_edge <= as_of,
+                CustomerRef.id.in_(select(RescoreRequest.customer_id)),
+            ),
+        )
+        .order_by(CustomerRef.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def refresh_stale(
+    session: AsyncSession, *, as_of: datetime, settings: ScoringSettings, read_at: datetime, rebuild: bool = False
+) -> int:
+    """Bring every live customer's statistics to `as_of` before a live run reads them: only the out
+    of date ones, or all of them (from every order) with `rebuild` or when most are. Returns how
+    many customers were computed again."""
+    found = [] if rebuild else await stale(session, as_of=as_of, settings=settings)
+    population = await session.scalar(select(func.count()).select_from(CustomerRef).where(*LIVE)) or 0
+    if rebuild or len(found) > REBUILD_SHARE * population:
+        await refresh(session, as_of=as_of, settings=settings, read_at=read_at)
+        return int(population)
+    await refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=found)
+    return len(found)
+
+
+async def forget(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    await session.execute(delete(CustomerStats).where(CustomerStats.customer_id == customer_id))
+
+
+async def load(
+    session: AsyncSession,
+    *,
+    as_of: datetime,
+    settings: ScoringSettings,
+    ids: Sequence[uuid.UUID] | None = None,
+    stored: bool = False,
+) -> Population:
+    """Every live customer (or those in `ids`) with their statistics, in customer id order.
+
+    The purchase statistics come from the stored ones with `stored` (brought to `as_of` by
+    `refresh` or `refresh_stale` first), else they are aggregated from the orders in the same
+    query. Rows arrive aligned with the population, so each column becomes an array at once.
+    """
+    if stored:
+        per_customer: Any = (
+            select(CustomerStats.customer_id.label("cid"), *(CustomerStats.__table__.c[n] for n in ORDER_COLUMNS))
+            .where(*_only(CustomerStats.customer_id, ids))
+            .subquery()
+        )
+    else:
+        if ids is None:
+            await _plan_for_whole_population(session)
+        per_customer = _aggregates(session, as_of=as_of, settings=settings, ids=ids)
     bulk = ids is None and _is_postgres(session)
     values: list[ColumnElement[Any]] = [per_customer.c[name] for name in ORDER_COLUMNS]
     if bulk:  # fixed-width columns for binary COPY: NaN stands for "no purchase"
@@ -206,7 +384,7 @@ async def load(
     stmt = (
         select(CustomerRef.id, *values)
         .outerjoin(per_customer, per_customer.c.cid == CustomerRef.id)
-        .where(*live, *_only(CustomerRef.id, ids))
+        .where(*LIVE, *_only(CustomerRef.id, ids))
         .order_by(CustomerRef.id)
     )
     if bulk:

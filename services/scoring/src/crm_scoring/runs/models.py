@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_chassis.db import JsonType, UTCDateTime
@@ -25,6 +25,8 @@ class ScoringRun(Base):
     active: Mapped[int | None] = mapped_column(Integer, unique=True)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     holdout_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a backtest's holdout end
+    # a live run that computes every customer's purchase statistics from the orders again
+    rebuild_statistics: Mapped[bool] = mapped_column(Boolean, server_default=false())
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -41,6 +41,7 @@ async def start_run(
         principal=principal,
         as_of=body.as_of if body else None,
         holdout_until=body.holdout_until if body else None,
+        rebuild_statistics=body.rebuild_statistics if body else False,
     )
     # runs after the response, hence after the session dependency committed the queued run
     background.add_task(

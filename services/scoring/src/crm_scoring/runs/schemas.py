@@ -24,6 +24,11 @@ class RunCreate(BaseModel):
         description="a backtest's holdout end: its predictions are compared with what happened between as_of "
         "and this instant (GET /scoring/runs/{id}/validation)",
     )
+    rebuild_statistics: bool = Field(
+        default=False,
+        description="a live run only: compute every customer's purchase statistics from all their orders "
+        "again, instead of reading the ones kept up to date as orders arrive",
+    )
 
 
 STAGES = ("load", "fit", "score", "write")
@@ -82,6 +87,14 @@ _COUNTS: dict[str, Any] = {
     "lost": (int, Field(description="customers suggested lost")),
     "key_customers": (int, Field(description="customers of a key kind")),
     **{rule.key: (int, Field(description=f"{rule.type} events raised (0 for a backtest)")) for rule in EVENTS},
+    "statistics_refreshed": (
+        int | None,
+        Field(
+            default=None,
+            description="a live run: customers whose kept purchase statistics were out of date and computed "
+            "from their orders again (all of them on a rebuild); null for a backtest",
+        ),
+    ),
 }
 RunCounts = create_model(
     "RunCounts",
@@ -195,6 +208,7 @@ class RunRead(BaseModel):
     mode: Literal["live", "backtest"]
     as_of: datetime
     holdout_until: datetime | None
+    rebuild_statistics: bool
     progress: RunProgress
     counts: RunCounts | None = Field(description="null until the run has succeeded")  # type: ignore[valid-type]
     timings: dict[str, float]
@@ -212,6 +226,7 @@ class RunRead(BaseModel):
             mode=run.mode,  # type: ignore[arg-type]
             as_of=run.as_of,
             holdout_until=run.holdout_until,
+            rebuild_statistics=bool(run.rebuild_statistics),
             progress=progress_of(run),
             counts=run.counts or None,
             timings=run.timings or {},

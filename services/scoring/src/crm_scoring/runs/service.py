@@ -51,10 +51,12 @@ async def start(
     principal: Principal,
     as_of: datetime | None,
     holdout_until: datetime | None = None,
+    rebuild_statistics: bool = False,
     now: datetime | None = None,
 ) -> ScoringRun:
     """Queue a run: live without `as_of` (as of `now`), a backtest with a past `as_of`, validated
-    against what happened up to `holdout_until` when it names one."""
+    against what happened up to `holdout_until` when it names one. A live run reads the purchase
+    statistics kept per customer, or computes them all again with `rebuild_statistics`."""
     now = now or utcnow()
     if as_of is not None and as_of > now:
         raise _refuse("as_of", "as_of_in_future", "must not be later than now: a run can look back, not ahead")
@@ -65,6 +67,9 @@ async def start(
             raise _refuse("holdout_until", "holdout_before_as_of", "must be later than as_of")
         if holdout_until > now:
             raise _refuse("holdout_until", "holdout_in_future", "must not be later than now")
+    if rebuild_statistics and as_of is not None:
+        message = "a backtest always computes the statistics from the orders; rebuild them with a live run"
+        raise _refuse("rebuild_statistics", "rebuild_needs_live", message)
     running = await run_repo.active(session)
     if running is not None:
         raise _busy(running)
@@ -75,6 +80,7 @@ async def start(
         active=1,
         as_of=as_of or now,
         holdout_until=holdout_until,
+        rebuild_statistics=rebuild_statistics,
         requested_by=principal.subject,
         created_at=now,
         progress_done=0,
@@ -130,15 +136,24 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
         async with sessionmaker() as session:
             run = await get(session, run_id)
             as_of, live, holdout_until = run.as_of, run.mode == run_repo.LIVE, run.holdout_until
+            rebuild = run.rebuild_statistics
             settings = await settings_service.current(session)
         await _update(sessionmaker, run_id, status="running", started_at=utcnow())
         clock = time.perf_counter()
         loaded_at = utcnow()
+        refreshed: dict[str, int | None] = {"statistics_refreshed": None}
         if live:  # the requests queued now are this run's: their facts were committed with them
             async with sessionmaker.begin() as session:
                 await fact_repo.claim_rescores(session, run_id)
-        async with sessionmaker() as session:
-            pop = await stats_repo.load(session, as_of=as_of, settings=settings)
+            # the kept statistics of those customers, and of any whose purchase crossed a window's
+            # edge since, are computed again; the others are read as they are
+            async with sessionmaker.begin() as session:
+                refreshed["statistics_refreshed"] = await stats_repo.refresh_stale(
+                    session, as_of=as_of, settings=settings, read_at=loaded_at, rebuild=rebuild
+                )
+            timings["refresh"] = round(time.perf_counter() - clock, 3)
+        async with sessionmaker() as session:  # a backtest aggregates the orders up to its as_of
+            pop = await stats_repo.load(session, as_of=as_of, settings=settings, stored=live)
         timings["load"] = round(time.perf_counter() - clock, 3)
         await _update(sessionmaker, run_id, progress_total=len(pop), timings=dict(timings))
 
@@ -173,6 +188,7 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
             "lost": int((lifecycle == "lost").sum()),
             "key_customers": int(sum(1 for kind in key_kind.tolist() if kind is not None)),
             **counts,
+            **refreshed,
         }
         async with sessionmaker.begin() as session:
             now = utcnow()

@@ -132,7 +132,9 @@ async def request(session: Session, customer_id: uuid.UUID) -> None:
 async def rescore(session: Session, ids: Sequence[uuid.UUID]) -> dict[str, int]:
     row, model, settings = await model_and_settings(session)
     now = utcnow()
-    pop = await stats_repo.load(session, as_of=now, settings=settings, ids=ids)
+    # the customers' kept statistics are computed from their orders, then scored from
+    await stats_repo.refresh(session, as_of=now, settings=settings, read_at=now, ids=ids)
+    pop = await stats_repo.load(session, as_of=now, settings=settings, ids=ids, stored=True)
     if not len(pop):
         return registry.no_events()
     columns = bulk_repo.staged(engine.score(pop, model, settings))
@@ -194,4 +196,5 @@ async def retry_parked(session: Session, item: dict[str, Any]) -> None:
 
 async def forget(session: Session, customer_id: uuid.UUID) -> None:
     await score_repo.delete_score(session, customer_id)
+    await stats_repo.forget(session, customer_id)
     await fact_repo.drop_rescore(session, customer_id)
