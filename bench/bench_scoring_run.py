@@ -5,7 +5,8 @@ each (generated inside PostgreSQL), then times live runs end to end and reports 
 timings and this process's peak memory. The first run finds no kept statistics, computes them all
 from the orders and inserts every score. Before each later run, `--new-orders` orders arrive for
 as many random customers (each queues a re-scoring, as the order handler does, and no drain runs
-in between), so the run computes those customers' statistics again, reads everyone else's kept
+in between), and the service's clock moves on `--days-between` days (1), so purchases cross the
+windows' edges: the run computes those customers' statistics again, reads everyone else's kept
 ones, and updates every score, as a daily run does in production. `--rebuild` makes every run
 compute all statistics from the orders (the old way, and a backtest's). Usage:
 
@@ -22,6 +23,7 @@ import asyncio
 import resource
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -81,6 +83,9 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="the first inserts every score, the others update")
     parser.add_argument("--new-orders", type=int, default=10_000, help="orders arriving before each later run")
     parser.add_argument("--rebuild", action="store_true", help="every run computes all statistics from the orders")
+    parser.add_argument(
+        "--days-between", type=float, default=1.0, help="the service clock moves on by this much before each later run"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the scratch database")
     parser.add_argument("--reuse", action="store_true", help="use the scratch database a --keep run left")
     args = parser.parse_args()
@@ -114,6 +119,9 @@ async def main() -> None:
         writers = Settings().run_write_connections
         totals = []
         for k in range(args.runs):
+            # as a daily run sees it: the clock moved on, purchases crossed the windows' edges
+            shifted = timedelta(days=k * args.days_between)
+            run_service.utcnow = lambda shifted=shifted: datetime.now(UTC) + shifted  # type: ignore[attr-defined,misc]
             if k:
                 async with engine.begin() as conn:
                     for statement in ARRIVE:
@@ -129,7 +137,9 @@ async def main() -> None:
                 done = await run_service.get(session, run.id)
             if done.status != "succeeded":
                 raise SystemExit(f"run {k + 1} {done.status}: {done.error}")
-            kind = "first run (inserts)" if k == 0 else f"rerun after {args.new_orders:,} new orders (updates)"
+            kind = (
+                "first run (inserts)" if k == 0 else f"{shifted.days} days on, {args.new_orders:,} new orders (updates)"
+            )
             print(f"run {k + 1}, {kind}: {elapsed:.1f} s; stages {done.timings}; counts {done.counts}")
             totals.append(elapsed)
         async with engine.connect() as conn:

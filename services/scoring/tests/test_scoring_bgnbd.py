@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1
 
-from crm_scoring.models import bgnbd, bgnbd_predict
+from crm_scoring.models import bgnbd, bgnbd_predict, gamma_gamma
 from crm_scoring.models.bgnbd import BgNbdParams
 from crm_scoring.models.fitting import FitResult, distinct_rows, distinct_values
 from crm_scoring.models.gamma_gamma import GammaGammaParams
@@ -166,3 +166,27 @@ def test_distinct_rows_with_unit_weights_match_a_sort() -> None:
     expected, inverse = np.unique(rows, axis=0, return_inverse=True)
     np.testing.assert_array_equal(got, expected)  # in the same (lexicographic) order
     np.testing.assert_array_equal(grouped.weights, np.bincount(inverse.ravel()))
+
+
+def test_a_fit_started_at_an_earlier_optimum_ends_on_the_same_one_in_fewer_steps(
+    cdnow_fit: FitResult, cdnow: dict[str, np.ndarray]
+) -> None:
+    nudged = {name: value * 1.02 for name, value in cdnow_fit.params.items()}  # the population moved a little
+    warm = bgnbd.fit(cdnow["x"], cdnow["t_x"], cdnow["T"], start_from=nudged)
+    assert warm.converged and warm.iterations < cdnow_fit.iterations
+    for name in bgnbd.NAMES:
+        assert warm.params[name] == pytest.approx(cdnow_fit.params[name], rel=1e-6), name
+    # a start that is no start (missing, not positive) is the usual one
+    for unusable in ({}, {"r": 1.0}, {**cdnow_fit.params, "a": 0.0}, {**cdnow_fit.params, "b": float("nan")}):
+        assert bgnbd.fit(cdnow["x"], cdnow["t_x"], cdnow["T"], start_from=unusable).iterations == cdnow_fit.iterations
+
+
+def test_a_spend_fit_started_at_an_earlier_optimum_ends_on_the_same_one() -> None:
+    data = simulate(20_000, BgNbdParams(r=0.5, alpha=6.0, a=0.7, b=3.0), GammaGammaParams(6.0, 4.0, 15.0), seed=3)
+    repeat = data.frequency > 0
+    cold = gamma_gamma.fit(data.frequency[repeat], data.monetary[repeat])
+    for start, steps in (({k: v * 0.97 for k, v in cold.params.items()}, 2 * cold.iterations), (cold.params, 2)):
+        warm = gamma_gamma.fit(data.frequency[repeat], data.monetary[repeat], start_from=start)
+        assert warm.converged and warm.iterations <= steps
+        for name in gamma_gamma.NAMES:
+            assert warm.params[name] == pytest.approx(cold.params[name], rel=1e-6), name

@@ -283,3 +283,8 @@ async def test_purchase_days_are_days_of_the_business_time_zone(db: Maker) -> No
         row = row_of(loaded, early)
         assert (row["days"], row["total"]) == (1, pytest.approx(25.0))
         assert row["first_day"] == date(2026, 11, 20).toordinal()
+
+
+def test_a_chunk_s_key_range_is_the_least_and_greatest_uuid() -> None:
+    ids = [uuid.UUID(int=v) for v in (5, 1 << 100, (1 << 64) + 3, 1 << 127, 7 << 60)]
+    assert bulk_repo.key_range(pgcopy.uuid_bytes(ids)) == (min(ids), max(ids))

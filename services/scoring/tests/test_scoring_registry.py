@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Date, Float, Integer, Numeric, String, inspect
+from sqlalchemy import Date, Float, Integer, Numeric, String, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_scoring import events
 from crm_scoring.db import SCHEMA
 from crm_scoring.readmodel.stats_repository import Population
 from crm_scoring.scores import cards, engine, registry
+from crm_scoring.scores.models import SCORE_FILLFACTOR
 from crm_scoring.scores.schemas import PART_MODELS, ScoreCard
 from crm_scoring.settings.schemas import ScoringSettings
 from crm_scoring.testing import score_row
@@ -167,3 +168,17 @@ def test_the_suggestions_event_fires_on_a_first_scoring_and_on_any_suggestion_ch
         "reasons": ["overdue_purchase", "inactive"],
         "lifecycle_suggestion": None,
     }
+
+
+async def test_score_cards_leave_room_on_their_pages_for_in_place_updates(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a fill factor is PostgreSQL's")
+    engine_ = create_async_engine(database_url)
+    try:
+        async with engine_.connect() as conn:
+            options = await conn.scalar(
+                text("SELECT reloptions FROM pg_class WHERE oid = CAST('scoring.customer_score' AS regclass)")
+            )
+    finally:
+        await engine_.dispose()
+    assert f"fillfactor={SCORE_FILLFACTOR}" in (options or [])

@@ -12,8 +12,7 @@ rows in one step. The format: an 11-byte signature, two 32-bit header fields, th
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +26,7 @@ _NATIVE: dict[str, str] = {"uuid": "V16", "float8": "f8", "int2": "i2"}
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 HEADER = SIGNATURE + bytes(8)  # flags 0, no header extension
 TRAILER = b"\xff\xff"
+COPY_PART = 1 << 20  # bytes per message of a COPY in
 
 
 class CopyFormatError(RuntimeError):
@@ -54,9 +54,14 @@ def render(session: AsyncSession, stmt: Select[Any]) -> str:
 
 async def read(session: AsyncSession, stmt: Select[Any], kinds: Sequence[Kind]) -> list[NDArray[Any]]:
     """Run `stmt` through COPY TO STDOUT and return its columns as native-endian arrays."""
-    buffer = io.BytesIO()
-    await (await driver_connection(session)).copy_from_query(render(session, stmt), output=buffer, format="binary")
-    data = buffer.getbuffer()
+    parts: list[bytes] = []
+
+    async def sink(part: bytes) -> None:  # a coroutine: a file would be written through a thread per part
+        parts.append(part)
+
+    await (await driver_connection(session)).copy_from_query(render(session, stmt), output=sink, format="binary")
+    data = memoryview(b"".join(parts))
+    parts.clear()
     row = _row_type(kinds)
     body = len(data) - len(HEADER) - len(TRAILER)
     if bytes(data[: len(SIGNATURE)]) != SIGNATURE or bytes(data[-2:]) != TRAILER or body % row.itemsize:
@@ -70,7 +75,6 @@ async def read(session: AsyncSession, stmt: Select[Any], kinds: Sequence[Kind]) 
             raise CopyFormatError(f"column {i} has NULLs or is not {kind}")
         columns.append(rows[f"v{i}"].astype(_NATIVE[kind]))
     del rows, data
-    buffer.close()
     return columns
 
 
@@ -92,9 +96,14 @@ async def write(
     session: AsyncSession, table: str, columns: Mapping[str, tuple[Kind, NDArray[Any]]], *, schema: str | None = None
 ) -> None:
     """COPY the columns into `table` (in the session's transaction)."""
-    payload = encode(list(columns.values()))
+    payload = memoryview(encode(list(columns.values())))
+
+    async def parts() -> AsyncIterator[memoryview]:  # a file would be read through a thread per part
+        for start in range(0, len(payload), COPY_PART):
+            yield payload[start : start + COPY_PART]
+
     await (await driver_connection(session)).copy_to_table(
-        table, source=io.BytesIO(payload), columns=list(columns), schema_name=schema, format="binary"
+        table, source=parts(), columns=list(columns), schema_name=schema, format="binary"
     )
 
 

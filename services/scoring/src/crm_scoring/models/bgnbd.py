@@ -13,6 +13,7 @@ distinct T; only repeat buyers need per-row work, and that is one softplus:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from crm_scoring.models.fitting import (
     distinct_values,
     maximise,
     to_public,
+    warm_start,
     wsum,
 )
 
@@ -149,15 +151,25 @@ def log_likelihood(params: BgNbdParams, frequency: object, recency: object, T: o
 
 
 def fit(
-    frequency: object, recency: object, T: object, weights: object | None = None, *, max_iter: int = 2000
+    frequency: object,
+    recency: object,
+    T: object,
+    weights: object | None = None,
+    *,
+    max_iter: int = 2000,
+    start_from: Mapping[str, float] | None = None,
 ) -> FitResult:
-    """Maximum likelihood in log-parameter space (`fitting.maximise`), on distinct rows weighted by count."""
+    """Maximum likelihood in log-parameter space (`fitting.maximise`), on distinct rows weighted by
+    count. `start_from` (an earlier fit's parameters) starts the search there: the same optimum,
+    in fewer steps when the population changed little."""
     started = time.perf_counter()
     x, t_x, t, w = prepare(frequency, recency, T, weights)
     if x.size == 0 or w.sum() <= 0:
         raise ValueError("no customers to fit")
     data = _Data(x, t_x, t, w)
-    start = np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0])
+    start = warm_start(start_from, NAMES, _LOG_BOUND)
+    if start is None:
+        start = np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0])
     optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
     return FitResult(
         params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},

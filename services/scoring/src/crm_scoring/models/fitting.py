@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +157,21 @@ class Optimum:
     converged: bool
     iterations: int
     message: str
+
+
+def warm_start(params: Mapping[str, float] | None, names: Sequence[str], bound: float) -> FloatArray | None:
+    """An earlier fit's parameters as a starting point in log space, if they make one (all named,
+    positive, finite and inside the bounds); None otherwise."""
+    if not params:
+        return None
+    try:
+        values = np.array([float(params[name]) for name in names])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        return None
+    logs = np.log(values)
+    return logs if np.all(np.abs(logs) < bound - 1e-6) else None
 
 
 # The quasi-Newton method stops at this per-observation gradient; the Newton step with the Hessian

@@ -12,6 +12,7 @@ so each evaluation costs one logarithm per row.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from crm_scoring.models.fitting import (
     distinct_values,
     maximise,
     to_public,
+    warm_start,
     wsum,
 )
 
@@ -97,8 +99,16 @@ def log_likelihood(params: GammaGammaParams, frequency: object, monetary: object
     return -_neg_loglik_and_grad(log_params, _Data(x, m, w))[0]
 
 
-def fit(frequency: object, monetary: object, weights: object | None = None, *, max_iter: int = 2000) -> FitResult:
-    """Fit on the repeat buyers among the rows given (others are ignored, as the model requires)."""
+def fit(
+    frequency: object,
+    monetary: object,
+    weights: object | None = None,
+    *,
+    max_iter: int = 2000,
+    start_from: Mapping[str, float] | None = None,
+) -> FitResult:
+    """Fit on the repeat buyers among the rows given (others are ignored, as the model requires);
+    `start_from` as in `bgnbd.fit`."""
     started = time.perf_counter()
     x, m, w = prepare(frequency, monetary, weights)
     if x.size == 0:
@@ -107,7 +117,9 @@ def fit(frequency: object, monetary: object, weights: object | None = None, *, m
     # them would cost more (0.45 s for a million) than the evaluations it could save
     data = _Data(x, m, w)
     mean_spend = float(np.average(m, weights=w))
-    start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
+    start = warm_start(start_from, NAMES, _LOG_BOUND)
+    if start is None:
+        start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
     optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
     return FitResult(
         params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},

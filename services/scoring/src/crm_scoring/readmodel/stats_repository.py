@@ -30,7 +30,10 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Uuid,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     delete,
@@ -42,7 +45,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_chassis.dates import business_date, business_timezone
@@ -129,8 +132,14 @@ def _ordinal(value: Any) -> float:
     return float(value.toordinal() if isinstance(value, date) else date.fromisoformat(str(value)).toordinal())
 
 
-def _only(column: Any, ids: Sequence[uuid.UUID] | None) -> list[ColumnElement[bool]]:
-    return [] if ids is None else [column.in_(ids)]
+def _only(column: Any, ids: Sequence[uuid.UUID] | None, *, one_array: bool = False) -> list[ColumnElement[bool]]:
+    """`column IN ids` (no condition without ids); with `one_array` (PostgreSQL) as `= ANY` of one
+    array parameter, for lists longer than a statement's parameters may be."""
+    if ids is None:
+        return []
+    if one_array:
+        return [column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid)))]
+    return [column.in_(ids)]
 
 
 async def _plan_for_whole_population(session: AsyncSession) -> None:
@@ -151,6 +160,7 @@ def _float(expression: Any) -> ColumnElement[Any]:
 
 EDGES = ("window_edge", "year_edge", "prior_edge", "future_edge")
 IN_CHUNK = 1_000  # ids per `IN (...)`: well under SQLite's bound-parameter limit
+ARRAY_CHUNK = 50_000  # ids per statement on PostgreSQL, in one array parameter
 # a live run that finds more than this share of the statistics out of date rebuilds them all at once
 REBUILD_SHARE = 0.25
 
@@ -205,7 +215,7 @@ def _aggregates(
         .where(
             counted_purchase(),
             OrderFact.occurred_at <= as_of,
-            *_only(OrderFact.customer_id, ids),
+            *_only(OrderFact.customer_id, ids, one_array=_is_postgres(session)),
         )
         .group_by(OrderFact.customer_id, day)
         .subquery()
@@ -255,8 +265,12 @@ async def refresh(
         await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=None)
         return
     ordered = sorted(set(ids))  # rows are locked in id order, as by every other writer of them
-    for first in range(0, len(ordered), IN_CHUNK):
-        await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=ordered[first : first + IN_CHUNK])
+    chunk = IN_CHUNK
+    if _is_postgres(session) and len(ordered) > IN_CHUNK:
+        chunk = ARRAY_CHUNK
+        await session.execute(text("SET LOCAL jit = off"))  # compiling costs more than these statements take
+    for first in range(0, len(ordered), chunk):
+        await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=ordered[first : first + chunk])
 
 
 async def _refresh(
@@ -267,15 +281,20 @@ async def _refresh(
     read_at: datetime,
     ids: Sequence[uuid.UUID] | None,
 ) -> None:
+    postgres = _is_postgres(session)
     agg = _aggregates(session, as_of=as_of, settings=settings, ids=ids, edges=True)
     future = (
         select(OrderFact.customer_id.label("cid"), func.min(OrderFact.occurred_at).label("at"))
-        .where(counted_purchase(), OrderFact.occurred_at > as_of, *_only(OrderFact.customer_id, ids))
+        .where(
+            counted_purchase(),
+            OrderFact.occurred_at > as_of,
+            *_only(OrderFact.customer_id, ids, one_array=_is_postgres(session)),
+        )
         .group_by(OrderFact.customer_id)
         .subquery()
     )
     # named customers are kept whatever their state (a deleted one may come back), never an erased one
-    which = LIVE if ids is None else (CustomerRef.erased.is_(False), CustomerRef.id.in_(ids))
+    which = LIVE if ids is None else (CustomerRef.erased.is_(False), *_only(CustomerRef.id, ids, one_array=postgres))
     numbers = [
         agg.c[name] if name in ("first_day", "last_day") else func.coalesce(_float(agg.c[name]), 0.0)
         for name in ORDER_COLUMNS
@@ -308,12 +327,13 @@ async def _refresh(
 
 
 async def stale(session: AsyncSession, *, as_of: datetime, settings: ScoringSettings) -> list[uuid.UUID]:
-    """Live customers whose stored statistics are not those of `as_of`: none stored, other
-    settings, stored as of later, a purchase crossed a window's edge since, or facts changed since
-    (a re-scoring is queued)."""
+    """Live customers whose stored statistics are not those of `as_of`, in id order: none stored,
+    other settings, stored as of later, a purchase crossed a window's edge since, or facts changed
+    since (a re-scoring is queued). Two plain queries: OR-ing the queue into the first makes
+    PostgreSQL probe it once per customer, which is slow once the queue is long."""
     window_start, year_start, prior_start = _window_starts(as_of, settings)
     s = CustomerStats
-    stmt = (
+    outdated = (
         select(CustomerRef.id)
         .outerjoin(s, s.customer_id == CustomerRef.id)
         .where(
@@ -326,12 +346,13 @@ async def stale(session: AsyncSession, *, as_of: datetime, settings: ScoringSett
                 s.year_edge <= year_start,
                 s.prior_edge <= prior_start,
                 s.future_edge <= as_of,
-                CustomerRef.id.in_(select(RescoreRequest.customer_id)),
             ),
         )
-        .order_by(CustomerRef.id)
     )
-    return list((await session.scalars(stmt)).all())
+    queued = select(CustomerRef.id).join(RescoreRequest, RescoreRequest.customer_id == CustomerRef.id).where(*LIVE)
+    found = set((await session.scalars(outdated)).all())
+    found.update((await session.scalars(queued)).all())
+    return sorted(found)
 
 
 async def refresh_stale(

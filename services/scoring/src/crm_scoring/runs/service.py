@@ -158,12 +158,16 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
         await _update(sessionmaker, run_id, progress_total=len(pop), timings=dict(timings))
 
         clock = time.perf_counter()
-        model = await asyncio.to_thread(engine.fit, pop, settings)
+        # a live run starts its fits where the last live run's ended: the same optimum, sooner
+        last = await _last_live_model(sessionmaker) if live else None
+        model, predicted = await asyncio.to_thread(engine.fit_and_predict, pop, settings, start_from=last)
         timings["fit"] = round(time.perf_counter() - clock, 3)
         await _update(sessionmaker, run_id, timings=dict(timings))  # a follower sees the stage change
         clock = time.perf_counter()
-        arrays = await asyncio.to_thread(engine.score, pop, model, settings)
+        arrays = await asyncio.to_thread(engine.score, pop, model, settings, predicted=predicted)
+        del predicted
         columns = await asyncio.to_thread(bulk_repo.staged, arrays)
+        del arrays
         timings["score"] = round(time.perf_counter() - clock, 3)
         await _update(sessionmaker, run_id, timings=dict(timings))
 
@@ -212,6 +216,12 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
             values = {"status": "failed", "active": None, "finished_at": utcnow(), "timings": timings, "error": error}
             await run_repo.update_run(session, run_id, **values)
             await _announce_finished(session, run_id)
+
+
+async def _last_live_model(sessionmaker: Sessionmaker) -> dict[str, Any] | None:
+    async with sessionmaker() as session:
+        row = await run_repo.latest_model(session)
+    return row.model if row else None
 
 
 async def _announce_finished(session: Session, run_id: uuid.UUID) -> None:

@@ -194,11 +194,18 @@ def _stored(name: str, kind: Kind) -> str:
 
 def _codes(values: NDArray[Any]) -> tuple[NDArray[np.int16], list[str]]:
     """Labels as 1-based codes into a vocabulary; 0 for none."""
-    vocabulary = [v for v in dict.fromkeys(values.tolist()) if v is not None]
-    codes = np.zeros(len(values), dtype=np.int16)
-    for code, label in enumerate(vocabulary, start=1):
-        codes[values == label] = code
+    listed = values.tolist()
+    vocabulary = [v for v in dict.fromkeys(listed) if v is not None]
+    code_of = {label: code for code, label in enumerate(vocabulary, start=1)}
+    codes = np.fromiter((code_of.get(v, 0) for v in listed), dtype=np.int16, count=len(listed))
     return codes, [str(v) for v in vocabulary]
+
+
+def key_range(keys: NDArray[np.void]) -> tuple[uuid.UUID, uuid.UUID]:
+    """The least and the greatest of 16-byte keys, in PostgreSQL's uuid order (bytewise)."""
+    halves = keys.view(">u8").reshape(-1, 2)
+    order = np.lexsort((halves[:, 1], halves[:, 0]))
+    return uuid.UUID(bytes=keys[order[0]].tobytes()), uuid.UUID(bytes=keys[order[-1]].tobytes())
 
 
 def _literal(label: str) -> str:
@@ -261,9 +268,8 @@ _PAIRS = (
     + f" FROM {STAGE} AS s LEFT JOIN {_TARGET} AS c "
     "ON c.customer_id = s.customer_id AND c.customer_id BETWEEN :lo AND :hi"
 )
-_STAGE_EVENTS = (
-    f"WITH pair AS MATERIALIZED ({_PAIRS}) "  # noqa: S608
-    f"INSERT INTO {EVENT_STAGE} (customer_id, ord, type, version, data) "
+_EVENT_INSERT = (
+    f"INSERT INTO {EVENT_STAGE} (customer_id, ord, type, version, data) "  # noqa: S608
     + " UNION ALL ".join(
         f"SELECT customer_id, {ord}, {_literal(rule.type)}, coalesce(old_version, 0) + 1, jsonb_build_object("  # noqa: S608
         + ", ".join(f"{_literal(name)}, {_json(value)}" for name, value in rule.payload)
@@ -275,9 +281,8 @@ _STAGE_EVENTS = (
 _STAMPED = ("run_id", "as_of", "scored_at")
 _ACTIONS = f"{SCHEMA}.{RetentionAction.__tablename__}"
 _TURNED = _condition(registry.BY_COLUMN["lifecycle_suggestion"], registry.TURNED_WARNING)
-_OPEN_ACTIONS = (
-    f"WITH pair AS MATERIALIZED ({_PAIRS}) "  # noqa: S608
-    f"INSERT INTO {_ACTIONS} (id, customer_id, countermeasure, suggestion, value_segment, status, created_at, "
+_ACTION_INSERT = (
+    f"INSERT INTO {_ACTIONS} (id, customer_id, countermeasure, suggestion, value_segment, status, created_at, "  # noqa: S608
     "due_date, version) "
     "SELECT gen_random_uuid(), pair.customer_id, m.countermeasure, pair.new_lifecycle_suggestion, "
     "pair.new_value_segment, 'open', :scored_at, :due_date, 1 FROM pair "
@@ -285,6 +290,9 @@ _OPEN_ACTIONS = (
     f"ON m.segment = pair.new_value_segment WHERE {_TURNED} "
     "ON CONFLICT (customer_id) WHERE status = 'open' DO NOTHING"
 )
+# the pairs are joined once for both: the events, and the retention actions where they act
+_STAGE_EVENTS = f"WITH pair AS MATERIALIZED ({_PAIRS}) {_EVENT_INSERT}"
+_STAGE_EVENTS_AND_ACTIONS = f"WITH pair AS MATERIALIZED ({_PAIRS}), opened AS ({_ACTION_INSERT}) {_EVENT_INSERT}"
 
 
 def _kept(name: str, new: dict[str, str]) -> str:
@@ -340,10 +348,8 @@ async def _stage(session: AsyncSession, keys: NDArray[np.void], columns: Staged)
     for stage in (STAGE, EVENT_STAGE):  # emptied at commit; emptied here for a second write in one transaction
         await session.execute(text(f"DELETE FROM {stage}"))  # noqa: S608
     payload: dict[str, tuple[pgcopy.Kind, NDArray[Any]]] = {"customer_id": ("uuid", keys)}
-    params: dict[str, Any] = {
-        "lo": uuid.UUID(bytes=min(key.tobytes() for key in keys)),
-        "hi": uuid.UUID(bytes=max(key.tobytes() for key in keys)),
-    }
+    lo, hi = key_range(keys)
+    params: dict[str, Any] = {"lo": lo, "hi": hi}
     for name, kind in KINDS.items():
         if kind == "label":
             codes, params[f"v_{name}"] = _codes(columns[name])
@@ -372,19 +378,21 @@ async def _copy_and_upsert(
         "reason_names": REASON_NAMES,
         **{f"t_{name}": value for name, value in stamp.thresholds.items()},
     }
-    await _run(session, _KEEP_NEWER, params)
-    await _run(session, _STAGE_EVENTS, params)
+    kept_newer = (await _run(session, _KEEP_NEWER, params)).rowcount
     if stamp.countermeasures:
         acting = {
             "acting_segments": list(stamp.countermeasures),
             "acting_measures": list(stamp.countermeasures.values()),
             "due_date": stamp.action_due_date,
         }
-        await _run(session, _OPEN_ACTIONS, params | acting)
+        await _run(session, _STAGE_EVENTS_AND_ACTIONS, params | acting)
+    else:
+        await _run(session, _STAGE_EVENTS, params)
     counting = text(f"SELECT ord, count(*) FROM {EVENT_STAGE} GROUP BY ord")  # noqa: S608
     counted: dict[int, int] = dict((await session.execute(counting)).all())
-    await _run(session, _UPDATE, params)
-    await _run(session, _INSERT, params)
+    updated = (await _run(session, _UPDATE, params)).rowcount
+    if updated < len(keys) - kept_newer:  # newcomers: the anti-join is skipped when every card existed
+        await _run(session, _INSERT, params)
     if counted:
         await claim_outbox(session)
         await _run(session, _PUBLISH, params)

@@ -83,17 +83,31 @@ def predict(d: Arrays, model: dict[str, Any], settings: ScoringSettings) -> Arra
     return out
 
 
-def fit(pop: Population, settings: ScoringSettings) -> dict[str, Any]:
+def fit(pop: Population, settings: ScoringSettings, *, start_from: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit BG/NBD and Gamma-Gamma on the population, then keep its breakpoints."""
+    return fit_and_predict(pop, settings, start_from=start_from)[0]
+
+
+def _params(model: dict[str, Any] | None, name: str) -> dict[str, float] | None:
+    fitted = (model or {}).get(name)
+    return fitted.get("params") if isinstance(fitted, dict) else None
+
+
+def fit_and_predict(
+    pop: Population, settings: ScoringSettings, *, start_from: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], Arrays]:
+    """`fit`, with the population's predictions from the fitted model, which `score` takes
+    instead of computing them again. `start_from` (the last live model) starts each fit at its
+    parameters: the same optimum, found in fewer steps."""
     d = derive(pop, settings)
     has = d["has"]
     bg: FitResult | None = None
     gg: FitResult | None = None
     if has.sum() >= 2:
-        bg = bgnbd.fit(d["x"][has], d["t_x"][has], d["T"][has])
+        bg = bgnbd.fit(d["x"][has], d["t_x"][has], d["T"][has], start_from=_params(start_from, "bgnbd"))
     repeat = d["x"] > 0
     if repeat.sum() >= 2:
-        gg = gamma_gamma.fit(d["x"][repeat], d["repeat_mean"][repeat])
+        gg = gamma_gamma.fit(d["x"][repeat], d["repeat_mean"][repeat], start_from=_params(start_from, "gamma_gamma"))
     model: dict[str, Any] = {
         "as_of": pop.as_of.isoformat(),
         "time_unit": settings.time_unit,
@@ -117,7 +131,7 @@ def fit(pop: Population, settings: ScoringSettings) -> dict[str, Any]:
     model["growth_cutoff"] = float(np.quantile(clv, 1 - settings.growth_top_share)) if clv.size else None
     model["population_retention"] = population_retention(pop)
     model["quality"] = {name: fitting.quality(model[name]) for name in ("bgnbd", "gamma_gamma")}
-    return model
+    return model, preds
 
 
 def population_retention(pop: Population) -> dict[str, Any]:
@@ -152,12 +166,14 @@ def abc_basis(pop: Population, preds: Arrays, settings: ScoringSettings) -> Floa
     return pop.columns["window_spend"]
 
 
-def score(pop: Population, model: dict[str, Any], settings: ScoringSettings) -> Arrays:
+def score(
+    pop: Population, model: dict[str, Any], settings: ScoringSettings, *, predicted: Arrays | None = None
+) -> Arrays:
     """Every stored score of every customer in `pop` (the registry's columns, in its units: days as
     ordinals, instants as POSIX seconds, NaN or None for none), against the model's parameters and
-    breakpoints."""
+    breakpoints; `predicted` are the model's predictions for `pop` if `fit_and_predict` made them."""
     c, d = pop.columns, derive(pop, settings)
-    preds = predict(d, model, settings)
+    preds = predict(d, model, settings) if predicted is None else predicted
     has, window = d["has"], d["in_window"]
     points = model.get("rfm_points") or {"r": [], "f": [], "m": []}
     nan = np.nan
