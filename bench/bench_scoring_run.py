@@ -118,9 +118,14 @@ async def main() -> None:
         sessionmaker = create_sessionmaker(engine)
         writers = Settings().run_write_connections
         totals = []
+        async with engine.connect() as conn:  # a reused database: carry on after its last run
+            last = await conn.scalar(text("SELECT max(as_of) FROM scoring.scoring_run WHERE status = 'succeeded'"))
+        ahead = timedelta(0)
+        if last is not None:
+            ahead = max(ahead, last - datetime.now(UTC) + timedelta(days=args.days_between))
         for k in range(args.runs):
             # as a daily run sees it: the clock moved on, purchases crossed the windows' edges
-            shifted = timedelta(days=k * args.days_between)
+            shifted = ahead + timedelta(days=k * args.days_between)
             run_service.utcnow = lambda shifted=shifted: datetime.now(UTC) + shifted  # type: ignore[attr-defined,misc]
             if k:
                 async with engine.begin() as conn:
@@ -137,9 +142,9 @@ async def main() -> None:
                 done = await run_service.get(session, run.id)
             if done.status != "succeeded":
                 raise SystemExit(f"run {k + 1} {done.status}: {done.error}")
-            kind = (
-                "first run (inserts)" if k == 0 else f"{shifted.days} days on, {args.new_orders:,} new orders (updates)"
-            )
+            kind = f"{shifted.days} days on, {args.new_orders:,} new orders (updates)"
+            if k == 0 and not args.reuse:
+                kind = "first run (inserts)"
             print(f"run {k + 1}, {kind}: {elapsed:.1f} s; stages {done.timings}; counts {done.counts}")
             totals.append(elapsed)
         async with engine.connect() as conn:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1
 
-from crm_scoring.models import bgnbd, bgnbd_predict, gamma_gamma
+from crm_scoring.models import bgnbd, bgnbd_predict, fitting, gamma_gamma
 from crm_scoring.models.bgnbd import BgNbdParams
 from crm_scoring.models.fitting import FitResult, distinct_rows, distinct_values
 from crm_scoring.models.gamma_gamma import GammaGammaParams
@@ -190,3 +190,13 @@ def test_a_spend_fit_started_at_an_earlier_optimum_ends_on_the_same_one() -> Non
         assert warm.converged and warm.iterations <= steps
         for name in gamma_gamma.NAMES:
             assert warm.params[name] == pytest.approx(cold.params[name], rel=1e-6), name
+
+
+def test_a_warm_start_that_does_not_settle_soon_starts_again_from_the_usual_point(
+    cdnow_fit: FitResult, cdnow: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fitting, "WARM_MAX_ITER", 1)  # as a start on a flat ridge that wanders
+    far = {name: value * 3.0 for name, value in cdnow_fit.params.items()}
+    again = bgnbd.fit(cdnow["x"], cdnow["t_x"], cdnow["T"], start_from=far)
+    assert again.converged and again.iterations == cdnow_fit.iterations
+    assert again.params == pytest.approx(cdnow_fit.params, rel=1e-9)

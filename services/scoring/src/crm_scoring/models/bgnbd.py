@@ -25,7 +25,7 @@ from crm_scoring.models.fitting import (
     as_float_array,
     distinct_rows,
     distinct_values,
-    maximise,
+    maximise_from,
     to_public,
     warm_start,
     wsum,
@@ -167,10 +167,14 @@ def fit(
     if x.size == 0 or w.sum() <= 0:
         raise ValueError("no customers to fit")
     data = _Data(x, t_x, t, w)
-    start = warm_start(start_from, NAMES, _LOG_BOUND)
-    if start is None:
-        start = np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0])
-    optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
+    optimum = maximise_from(
+        lambda p: _neg_loglik_and_grad(p, data),
+        warm_start(start_from, NAMES, _LOG_BOUND),
+        lambda: np.array([0.0, np.log(max(float(np.average(t, weights=w)), 1e-3)), 0.0, 0.0]),
+        data.n,
+        bound=_LOG_BOUND,
+        max_iter=max_iter,
+    )
     return FitResult(
         params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},
         standard_errors=to_public(optimum.standard_errors, NAMES),

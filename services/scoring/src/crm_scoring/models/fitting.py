@@ -159,6 +159,29 @@ class Optimum:
     message: str
 
 
+# a warm start that has not converged in this many steps is on a flat ridge of the likelihood,
+# where it can wander for long: the fit starts again from the usual point instead
+WARM_MAX_ITER = 25
+
+
+def maximise_from(
+    neg_loglik_and_grad: Callable[[FloatArray], tuple[float, FloatArray]],
+    warm: FloatArray | None,
+    cold: Callable[[], FloatArray],
+    n: float,
+    *,
+    bound: float,
+    max_iter: int,
+) -> Optimum:
+    """`maximise` from `warm` (an earlier optimum) for at most `WARM_MAX_ITER` steps, else, or if
+    that does not converge, from the usual start `cold()`."""
+    if warm is not None:
+        optimum = maximise(neg_loglik_and_grad, warm, n, bound=bound, max_iter=min(max_iter, WARM_MAX_ITER))
+        if optimum.converged:
+            return optimum
+    return maximise(neg_loglik_and_grad, cold(), n, bound=bound, max_iter=max_iter)
+
+
 def warm_start(params: Mapping[str, float] | None, names: Sequence[str], bound: float) -> FloatArray | None:
     """An earlier fit's parameters as a starting point in log space, if they make one (all named,
     positive, finite and inside the bounds); None otherwise."""

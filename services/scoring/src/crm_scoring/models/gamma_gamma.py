@@ -23,7 +23,7 @@ from crm_scoring.models.fitting import (
     FloatArray,
     as_float_array,
     distinct_values,
-    maximise,
+    maximise_from,
     to_public,
     warm_start,
     wsum,
@@ -117,10 +117,14 @@ def fit(
     # them would cost more (0.45 s for a million) than the evaluations it could save
     data = _Data(x, m, w)
     mean_spend = float(np.average(m, weights=w))
-    start = warm_start(start_from, NAMES, _LOG_BOUND)
-    if start is None:
-        start = np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))])
-    optimum = maximise(lambda p: _neg_loglik_and_grad(p, data), start, data.n, bound=_LOG_BOUND, max_iter=max_iter)
+    optimum = maximise_from(
+        lambda p: _neg_loglik_and_grad(p, data),
+        warm_start(start_from, NAMES, _LOG_BOUND),
+        lambda: np.array([0.0, np.log(2.0), np.log(max(mean_spend, 1e-6))]),
+        data.n,
+        bound=_LOG_BOUND,
+        max_iter=max_iter,
+    )
     return FitResult(
         params={n: float(v) for n, v in zip(NAMES, np.exp(optimum.log_params), strict=True)},
         standard_errors=to_public(optimum.standard_errors, NAMES),

@@ -268,7 +268,11 @@ async def refresh(
     chunk = IN_CHUNK
     if _is_postgres(session) and len(ordered) > IN_CHUNK:
         chunk = ARRAY_CHUNK
-        await session.execute(text("SET LOCAL jit = off"))  # compiling costs more than these statements take
+        # Tens of thousands of customers' orders are read through the (customer, time) index: the
+        # planner prices those reads as cold and scans all the orders instead (4.3 s for 10M rows
+        # against 2.7 s for 25,000 customers'). Compiling costs more than these statements take.
+        for setting in ("enable_seqscan = off", "work_mem = '64MB'", "jit = off"):
+            await session.execute(text(f"SET LOCAL {setting}"))
     for first in range(0, len(ordered), chunk):
         await _refresh(session, as_of=as_of, settings=settings, read_at=read_at, ids=ordered[first : first + chunk])
 
