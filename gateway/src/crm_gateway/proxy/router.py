@@ -22,7 +22,7 @@ from crm_gateway.proxy import headers as proxy_headers
 from crm_gateway.proxy.errors import upstream_failure
 from crm_gateway.proxy.routing import resolve
 from crm_gateway.proxy.signing import InternalTokens
-from crm_gateway.proxy.upstream import UpstreamMetrics
+from crm_gateway.proxy.upstream import UpstreamClient, UpstreamMetrics
 
 logger = logging.getLogger("crm.gateway.proxy")
 # Safe to send twice: the body is read up front so that a retry can resend it. A POST is safe too
@@ -51,7 +51,7 @@ async def forward(request: Request) -> Response:
     upstream = resolve(path)
     if upstream is None:
         raise NotFound(f"no resource at {request.url.path}", code="route_not_found")
-    client: httpx.AsyncClient = request.app.state.upstreams[upstream]
+    client: UpstreamClient = request.app.state.upstreams[upstream]
     tokens: InternalTokens = request.app.state.internal_tokens
     token = tokens.token_for(principal)
     headers = proxy_headers.request_headers(
@@ -111,21 +111,20 @@ def replayable(method: str, headers: Mapping[str, str]) -> bool:
 
 
 async def _send(
-    client: httpx.AsyncClient, fresh: httpx.AsyncClient, request: Request, url: httpx.URL, headers: httpx.Headers
+    client: UpstreamClient, fresh: UpstreamClient, request: Request, url: httpx.URL, headers: httpx.Headers
 ) -> httpx.Response:
     method = request.method
     if not replayable(method, request.headers):
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        content = request.stream() if has_body else b""
-        return await client.send(client.build_request(method, url, headers=headers, content=content), stream=True)
+        return await client.forward(method, url, headers, request.stream() if has_body else b"")
     headers.pop("content-length", None)  # httpx sets it from the bytes it sends
     body = await request.body()
     try:
-        return await client.send(client.build_request(method, url, headers=headers, content=body), stream=True)
+        return await client.forward(method, url, headers, body)
     except _RETRYABLE as exc:
         # Once, on a connection of its own: another pooled one may be as stale as the first.
         logger.info("retrying upstream call on a fresh connection", extra={"error": repr(exc), "method": method})
-        return await fresh.send(fresh.build_request(method, url, headers=headers, content=body), stream=True)
+        return await fresh.forward(method, url, headers, body)
 
 
 async def _body(upstream_response: httpx.Response, decoded: bool) -> AsyncIterator[bytes]:
