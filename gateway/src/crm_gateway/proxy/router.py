@@ -62,12 +62,11 @@ async def forward(request: Request) -> Response:
     headers = proxy_headers.request_headers(
         request, internal_token=token, request_id=current_request_id(), client_address=request.state.client_address
     )
-    query = request.url.query.encode("latin-1")
-    url = httpx.URL(path=proxy_headers.service_path(request, path), query=query or None)
+    target = proxy_headers.service_path(request, path), request.scope.get("query_string", b"")
     metrics: UpstreamMetrics = request.app.state.upstream_metrics
     started = time.perf_counter()
     try:
-        upstream_response = await _send(client, request.app.state.fresh_upstreams[upstream], request, url, headers)
+        upstream_response = await _send(client, request.app.state.fresh_upstreams[upstream], request, target, headers)
     except ClientDisconnect:
         # the caller left while its request was being read: no one to answer, nothing failed here
         logger.info("client disconnected before its request was read", extra={"upstream": upstream})
@@ -116,20 +115,20 @@ def replayable(method: str, headers: Mapping[str, str]) -> bool:
 
 
 async def _send(
-    client: UpstreamClient, fresh: UpstreamClient, request: Request, url: httpx.URL, headers: httpx.Headers
+    client: UpstreamClient, fresh: UpstreamClient, request: Request, target: tuple[str, bytes], headers: httpx.Headers
 ) -> httpx.Response:
     method = request.method
     if not replayable(method, request.headers):
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        return await client.forward(method, url, headers, request.stream() if has_body else b"")
+        return await client.forward(method, *target, headers, request.stream() if has_body else b"")
     headers.pop("content-length", None)  # httpx sets it from the bytes it sends
     body = await request.body()
     try:
-        return await client.forward(method, url, headers, body)
+        return await client.forward(method, *target, headers, body)
     except _RETRYABLE as exc:
         # Once, on a connection of its own: another pooled one may be as stale as the first.
         logger.info("retrying upstream call on a fresh connection", extra={"error": repr(exc), "method": method})
-        return await fresh.forward(method, url, headers, body)
+        return await fresh.forward(method, *target, headers, body)
 
 
 async def _body(upstream_response: httpx.Response, decoded: bool) -> AsyncIterator[bytes]:

@@ -39,11 +39,15 @@ class UpstreamClient(httpx.AsyncClient):
     async def forward(
         self,
         method: str,
-        url: httpx.URL,
+        path: str,
+        query: bytes,
         headers: httpx.Headers,
         content: bytes | AsyncIterable[bytes],
     ) -> httpx.Response:
-        """Send `method url` (relative to the base) and return the response with its body unread.
+        """Send `method path?query` (under the base) and return the response with its body unread.
+
+        The URL is parsed once, straight under the base (`URL(path=..., query=...)` merged into
+        the base parsed it twice, for the same result).
 
         Unlike `send`, nothing of the answer is remembered: an upstream's Set-Cookie goes back to
         the caller only, never to later calls of other callers.
@@ -55,7 +59,7 @@ class UpstreamClient(httpx.AsyncClient):
         base = self.base_url
         request = httpx.Request(
             method,
-            base.copy_with(raw_path=base.raw_path + url.raw_path.lstrip(b"/")),
+            base.copy_with(path=base.path + path.lstrip("/"), query=query or None),
             headers=merged,
             content=content,
             extensions={"timeout": self._timeouts},
