@@ -150,10 +150,10 @@ class RouteFirst:
 
     The proxy's route is the last of about sixty (it catches every /api/v1 path the gateway does
     not answer itself), and matching it, then FastAPI's request handling around an endpoint that
-    declares nothing, cost the gateway about a sixth of a proxied read. A request goes this way
+    declares nothing, cost the gateway about a tenth of a proxied read. A request goes this way
     only when the router would have chosen the proxy: a path under /api/v1 that none of the
     gateway's own routes matches, whatever their methods (the router settles those cases as
-    before), sent with a method the proxy takes. Everything else goes through the router as before. The
+    before), sent with a method the proxy takes. Everything else goes through the router. The
     scope is left as the router leaves it (the proxy's route, its `path` parameter), and errors go
     to the application's exception handlers outside, as they do from the route.
     """

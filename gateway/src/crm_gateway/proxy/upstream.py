@@ -25,7 +25,7 @@ class UpstreamClient(httpx.AsyncClient):
     client's transport (the circuit breaker over the pool), without the client's layers.
 
     Those layers (auth flow, redirect loop, event hooks, the cookie jar, response timing) cost the
-    gateway about a tenth of a proxied read and do nothing on that path: the proxy sends no
+    gateway about an eighth of a proxied read and do nothing on that path: the proxy sends no
     credentials of its own, follows no redirect and must not keep cookies. What they do that
     matters is done here as well: the URL under the base, the client's default headers under the
     caller's, the client's timeouts, the `traceparent` of the current span, httpx's log line.
