@@ -2,7 +2,7 @@
 process while wrk reads through it, and the stacks are summed per function.
 
 Usage: python bench/profile_gateway.py [--connections 2] [--seconds 10] [--postgres URL]
-[--set CRM_X=VALUE]. Needs wrk and py-spy (a dev dependency). Prints the share of samples in
+[--set CRM_X=VALUE] [--raw FILE]. Needs wrk and py-spy (a dev dependency). Prints the share of samples in
 which each function was on the stack (inclusive) and at the top (self), largest first.
 """
 
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--postgres", metavar="URL")
     parser.add_argument("--set", action="append", default=[], metavar="CRM_X=VALUE")
+    parser.add_argument("--raw", type=Path, metavar="FILE", help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
     with running_system(args.postgres, **{"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000", **extra}) as system:
@@ -94,6 +95,8 @@ def main() -> int:
             spy.wait()
             print(out)
             summarise(collapsed, args.top)
+            if args.raw is not None:
+                args.raw.write_text(collapsed.read_text())
     return 0
 
 

@@ -105,6 +105,18 @@ async def test_repeated_response_headers_survive(gateway, admin_headers):
     assert response.headers["x-upstream"] == "customer"
 
 
+async def test_an_upstream_cookie_goes_to_its_caller_only(gateway, admin_headers):
+    # Every answer of the fake customer service sets cookies; the gateway must not keep them and
+    # send them with the next call, which may be another caller's.
+    first = await gateway.client.get("/api/v1/orders", headers=admin_headers)
+    assert first.headers.get_list("set-cookie")
+
+    second = await gateway.client.get("/api/v1/orders/9", headers=admin_headers)
+
+    assert second.status_code == 200
+    assert "cookie" not in second.json()["headers"]
+
+
 async def test_compressed_body_passes_through_undamaged(gateway, admin_headers):
     headers = admin_headers | {"Accept-Encoding": "gzip"}
     async with gateway.client.stream("GET", "/api/v1/orders/gzipped", headers=headers) as response:

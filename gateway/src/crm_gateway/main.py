@@ -194,19 +194,25 @@ def create_app(
     audit_dropped = dropped_counter(registry)
     install_error_handlers(app)
 
-    app.include_router(health_api.router)
-    app.include_router(auth_api.router)
-    app.include_router(users_api.router)
-    app.include_router(user_feed.router(settings))
-    app.include_router(api_keys_api.router)
-    app.include_router(audit_api.router)
-    app.include_router(webhooks_api.router)
-    app.include_router(operations_api.router)
-    app.include_router(composite_api.router)
-    app.include_router(meta_api.router)
-    app.include_router(docs_api.router)
+    own_routers = [
+        health_api.router,
+        auth_api.router,
+        users_api.router,
+        user_feed.router(settings),
+        api_keys_api.router,
+        audit_api.router,
+        webhooks_api.router,
+        operations_api.router,
+        composite_api.router,
+        meta_api.router,
+        docs_api.router,
+    ]
+    for own_router in own_routers:
+        app.include_router(own_router)
     docs_api.mount_assets(app)
     app.include_router(proxy_api.router)  # last: it catches every other /api/v1 path
+    # ...which is found without walking the routes before it, when none of them could match.
+    proxy_api.route_first(app, own_routers)
 
     # Outermost first in a request's path: request id and metrics → address, rate-limit headers
     # and audit → body limit → control characters → Idempotency-Key of the gateway's own POSTs → routes.
