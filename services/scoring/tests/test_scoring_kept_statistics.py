@@ -267,3 +267,43 @@ async def test_a_live_run_computes_again_only_what_changed(
     backtest = (await client.post("/scoring/runs", json={"as_of": "2026-11-01"})).json()
     done = (await client.get(f"/scoring/runs/{backtest['id']}")).json()
     assert done["status"] == "succeeded" and done["counts"]["statistics_refreshed"] is None
+
+
+async def kept_and_rebuilt(db: Maker, ids: list[uuid.UUID]) -> tuple[stats_repo.Population, stats_repo.Population]:
+    await drain_all(db)
+    settings = ScoringSettings()
+    async with db() as session:
+        kept = await stats_repo.load(session, as_of=NOW, settings=settings, ids=ids, stored=True)
+        rebuilt = await stats_repo.load(session, as_of=NOW, settings=settings, ids=ids)
+    return kept, rebuilt
+
+
+async def test_a_refund_re_scores_its_purchase_s_customer_when_it_belongs_to_someone_else(
+    db: Maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(score_service, "utcnow", lambda: NOW)
+    world = World(random.Random(1), [uuid.UUID(int=k, version=4) for k in (1, 2)])
+    survivor, duplicate = world.customers
+    await apply(db, *(customer(c) for c in world.customers))
+    purchase = world.record(duplicate)
+    await apply(db, purchase, world.merge(survivor, duplicate))
+    refund = world.refund(uuid.UUID(purchase.data["id"]))  # recorded against the survivor
+    await apply(db, refund, world.unmerge(duplicate))  # the purchase goes back, the refund stays
+    await drain_all(db)
+    await apply(db, world.change(uuid.UUID(refund.data["id"]), delete=True))  # the purchase counts in full again
+    kept, rebuilt = await kept_and_rebuilt(db, [duplicate])
+    assert_same(kept, rebuilt, "the purchase's customer")
+    assert kept.columns["total"].tolist() == [float(purchase.data["amount"])]
+
+
+async def test_an_unmerge_re_scores_whoever_holds_the_moved_orders(db: Maker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(score_service, "utcnow", lambda: NOW)
+    world = World(random.Random(2), [uuid.UUID(int=k, version=4) for k in (1, 2, 3)])
+    first, second, third = world.customers
+    await apply(db, *(customer(c) for c in world.customers))
+    await apply(db, world.record(third), world.record(third), world.record(first))
+    await apply(db, world.merge(second, third), world.merge(first, second))  # third's orders now with first
+    await drain_all(db)
+    await apply(db, world.unmerge(third))  # names second as the survivor; first held the orders
+    kept, rebuilt = await kept_and_rebuilt(db, [first, third])
+    assert_same(kept, rebuilt, "the holder and the duplicate")
