@@ -22,18 +22,10 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import PORTS, running_system
+from harness import PORTS, listening_pid, running_system
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def listening_pid(port: int) -> int:
-    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
-    match = re.search(r"pid=(\d+)", out)
-    if match is None:
-        sys.exit(f"nothing listens on port {port}")
-    return int(match.group(1))
 
 
 def cpu_seconds(pid: int) -> float:

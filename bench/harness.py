@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,6 +51,15 @@ class System:
     def internal_header(self) -> str:
         token = sign_internal_token(Principal(subject="bench", kind="user", role="admin"), self.secret, 3600)
         return f"X-Internal-Token: {token}"
+
+
+def listening_pid(port: int) -> int:
+    """The process listening on a local TCP port (the one to sample or measure)."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"pid=(\d+)", out)
+    if match is None:
+        sys.exit(f"nothing listens on port {port}")
+    return int(match.group(1))
 
 
 def psql(url: str, *statements: str) -> None:

@@ -17,17 +17,9 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from harness import PORTS, running_system
+from harness import PORTS, listening_pid, running_system
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def listening_pid(port: int) -> int:
-    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
-    match = re.search(r"pid=(\d+)", out)
-    if match is None:
-        sys.exit(f"nothing listens on port {port}")
-    return int(match.group(1))
 
 
 def summarise(collapsed: Path, top: int) -> None:

@@ -292,7 +292,7 @@ async def _refresh(
         .where(
             counted_purchase(),
             OrderFact.occurred_at > as_of,
-            *_only(OrderFact.customer_id, ids, one_array=_is_postgres(session)),
+            *_only(OrderFact.customer_id, ids, one_array=postgres),
         )
         .group_by(OrderFact.customer_id)
         .subquery()
@@ -393,11 +393,9 @@ async def load(
     query. Rows arrive aligned with the population, so each column becomes an array at once.
     """
     if stored:
-        per_customer: Any = (
-            select(CustomerStats.customer_id.label("cid"), *(CustomerStats.__table__.c[n] for n in ORDER_COLUMNS))
-            .where(*_only(CustomerStats.customer_id, ids))
-            .subquery()
-        )
+        per_customer: Any = select(
+            CustomerStats.customer_id.label("cid"), *(CustomerStats.__table__.c[n] for n in ORDER_COLUMNS)
+        ).subquery()  # the join to the customers below narrows it to `ids`
     else:
         if ids is None:
             await _plan_for_whole_population(session)

@@ -138,6 +138,8 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
             as_of, live, holdout_until = run.as_of, run.mode == run_repo.LIVE, run.holdout_until
             rebuild = run.rebuild_statistics
             settings = await settings_service.current(session)
+            # a live run starts its fits where the last live run's ended: the same optimum, sooner
+            last = (await run_repo.latest_model(session)) if live else None
         await _update(sessionmaker, run_id, status="running", started_at=utcnow())
         clock = time.perf_counter()
         loaded_at = utcnow()
@@ -158,9 +160,8 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
         await _update(sessionmaker, run_id, progress_total=len(pop), timings=dict(timings))
 
         clock = time.perf_counter()
-        # a live run starts its fits where the last live run's ended: the same optimum, sooner
-        last = await _last_live_model(sessionmaker) if live else None
-        model, predicted = await asyncio.to_thread(engine.fit_and_predict, pop, settings, start_from=last)
+        start_from = last.model if last else None
+        model, predicted = await asyncio.to_thread(engine.fit_and_predict, pop, settings, start_from=start_from)
         timings["fit"] = round(time.perf_counter() - clock, 3)
         await _update(sessionmaker, run_id, timings=dict(timings))  # a follower sees the stage change
         clock = time.perf_counter()
@@ -216,12 +217,6 @@ async def _execute(sessionmaker: Sessionmaker, run_id: uuid.UUID, writers: int, 
             values = {"status": "failed", "active": None, "finished_at": utcnow(), "timings": timings, "error": error}
             await run_repo.update_run(session, run_id, **values)
             await _announce_finished(session, run_id)
-
-
-async def _last_live_model(sessionmaker: Sessionmaker) -> dict[str, Any] | None:
-    async with sessionmaker() as session:
-        row = await run_repo.latest_model(session)
-    return row.model if row else None
 
 
 async def _announce_finished(session: Session, run_id: uuid.UUID) -> None:
