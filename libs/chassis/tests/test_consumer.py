@@ -231,3 +231,72 @@ async def test_spooled_events_are_written_at_the_end_of_the_batch_without_those_
         ).all()
     # The failed first attempt's event went with its savepoint: one event per applied event, in order.
     assert [(row.aggregate_id, row.data["seq"]) for row in written] == [("a", 1), ("flaky", 2), ("b", 3)]
+
+
+async def test_a_batch_takes_one_savepoint_unless_one_of_its_events_fails(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A savepoint per event costs two round trips each: a batch that fails nowhere takes one; a
+    failure undoes the batch's savepoint and applies the events one savepoint each, once."""
+    from sqlalchemy import event as sa_event
+
+    engine = sessionmaker.kw["bind"]
+    savepoints: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+
+    async def fails_on_poison(session: AsyncSession, event: Event) -> None:
+        await count_effect(session, event)  # a write, then the failure: the savepoint must undo it
+        if event.data["key"] == "poison":
+            raise ValueError("cannot apply")
+
+    events = [make_event(1), make_event(2), make_event(3)]
+    c = consumer(ListSource(events), sessionmaker, handlers={"thing.happened": fails_on_poison})
+    assert await c.poll_once(wait=0) == 3
+    assert len(savepoints) == 1
+
+    savepoints.clear()
+    events += [make_event(4), make_event(5, key="poison"), make_event(6)]
+    assert await c.poll_once(wait=0) == 2
+    # the batch's, then k-4, the poison's second and third attempts, k-6
+    assert len(savepoints) == 5
+    assert await effects(sessionmaker) == {"k-1": 1, "k-2": 1, "k-3": 1, "k-4": 1, "k-6": 1}
+
+
+async def test_prepare_reads_a_batch_once_and_handlers_read_alone_after_a_failure(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from crm_chassis.consumer import PREPARED
+
+    prepared: list[list[int]] = []
+    seen: list[tuple[int, object]] = []
+
+    async def prepare(_session: AsyncSession, batch: list[Event]) -> object:
+        prepared.append([e.seq for e in batch])
+        return {e.seq for e in batch}
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        seen.append((event.seq, session.info.get(PREPARED)))
+        if event.data["key"] == "poison":
+            raise ValueError("cannot apply")
+        await count_effect(session, event)
+
+    events = [make_event(1), make_event(2), make_event(3)]
+    source = ListSource(events)
+    c = consumer(source, sessionmaker, handlers={"thing.happened": handler}, prepare=prepare)
+    assert await c.poll_once(wait=0) == 3
+    assert prepared == [[1, 2, 3]]
+    assert seen == [(1, {1, 2, 3}), (2, {1, 2, 3}), (3, {1, 2, 3})]
+
+    prepared.clear()
+    seen.clear()
+    events += [make_event(4), make_event(5, key="poison"), make_event(6)]
+    assert await c.poll_once(wait=0) == 2
+    assert prepared == [[4, 5, 6]]
+    # in one go with what was read, then one by one without it (the poison twice more, then parked)
+    assert seen == [(4, {4, 5, 6}), (5, {4, 5, 6}), (4, None), (5, None), (5, None), (6, None)]
+    assert await effects(sessionmaker) == {"k-1": 1, "k-2": 1, "k-3": 1, "k-4": 1, "k-6": 1}

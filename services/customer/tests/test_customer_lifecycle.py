@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,20 +15,22 @@ from crm_chassis.events import Event
 from crm_chassis.testing import internal_headers
 from crm_customer.db import infra
 from crm_customer.lifecycle import rules
-from crm_customer.lifecycle.handlers import SCORE_HANDLERS, order_handlers
+from crm_customer.lifecycle.handlers import SCORE_HANDLERS, order_handlers, read_buyers
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _score_versions: dict[str, int] = {}
 
 
-async def _follow_own_orders(app: Any) -> None:
-    """Run the lifecycle consumer over the service's own outbox until it has caught up."""
+async def _follow_own_orders(app: Any, prepare: Any = read_buyers) -> None:
+    """Run the lifecycle consumer over the service's own outbox until it has caught up (reading each
+    batch's buyers at once, as the service's consumer does, unless `prepare` is None)."""
     consumer = EventConsumer(
         name="lifecycle",
         source=OutboxSource(app.state.sessionmaker, infra.outbox, app.state.outbox_signal),
         sessionmaker=app.state.sessionmaker,
         tables=infra,
         handlers=order_handlers(365),
+        prepare=prepare,
     )
     while await consumer.poll_once(wait=0):
         pass
@@ -224,15 +227,125 @@ async def test_batch_orders_move_the_lifecycle_too(app: Any, client: httpx.Async
     assert (await client.post("/orders/batch", json={"items": items})).status_code == 200
     await _follow_own_orders(app)
 
-    # both purchases are stored when the rules read the first: it is not the only one, and the
-    # second, three days after it, makes the customer active
-    assert [h[1] for h in await _stage_history(client, cid)] == ["active"]
+    # both purchases are stored when the rules read the first: it is the earlier, so the first
+    # purchase, and the second, three days after it, makes the customer active
+    assert [h[1] for h in await _stage_history(client, cid)] == ["new", "active"]
+
+
+async def test_a_batch_reads_its_buyers_once_and_moves_each_as_one_by_one_would(
+    app: Any, client: httpx.AsyncClient, db: Any
+) -> None:
+    """Each customer's purchases within one batch of the lifecycle consumer: read for the whole batch
+    with two queries, and the stages are those the per-event reads give."""
+    from sqlalchemy import event as sa_event
+
+    async def shop(tag: str) -> dict[str, str]:
+        first, repeat, apart, lost = [await _customer(client, name=f"{tag} {n}") for n in range(4)]
+        for cid, days in ((first, 40), (repeat, 30), (repeat, 10), (apart, 600), (apart, 5), (lost, 300)):
+            await _buy(client, cid, days_ago=days)
+        return {"first": first, "repeat": repeat, "apart": apart, "lost": lost}
+
+    async def stages(people: dict[str, str]) -> dict[str, Any]:
+        return {name: (await _read(client, cid))["lifecycle_stage"] for name, cid in people.items()}
+
+    engine = app.state.sessionmaker.kw["bind"]
+    order_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "sales_order" in statement:
+            order_reads.append(statement)
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+    one_by_one = await shop("Alone")
+    await _follow_own_orders(app, prepare=None)
+    reads_alone = len(order_reads)
+    order_reads.clear()
+    together = await shop("Batch")
+    await _follow_own_orders(app)
+    sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+    # "apart": the earlier purchase is the first, the later one 595 days on is no repeat
+    expected = {"first": "new", "repeat": "active", "apart": "new", "lost": "new"}
+    assert await stages(one_by_one) == await stages(together) == expected
+    assert reads_alone == 6  # one per order
+    assert len(order_reads) == 1  # one for the batch
+
+    for people in (one_by_one, together):  # a lost customer buying again, in a batch of its own
+        await _scoring_says(db, people["lost"], lifecycle_suggestion="lost", churn_risk=0.9)
+        await _buy(client, people["lost"], days_ago=0)
+        await _follow_own_orders(app, prepare=None if people is one_by_one else read_buyers)
+    assert (await stages(one_by_one))["lost"] == (await stages(together))["lost"] == "won_back"
+
+
+class _Listed:
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+    async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
+        return [e for e in self.events if e.seq > after][:limit]
+
+
+async def test_scorings_batch_reads_its_customers_once(app: Any, client: httpx.AsyncClient) -> None:
+    from sqlalchemy import event as sa_event
+
+    from crm_customer.lifecycle.handlers import read_scored
+
+    def scored(seq: int, customer_id: str, version: int, suggestion: str | None) -> Event:
+        data = {"customer_id": customer_id, "churn_risk": 0.7, "lifecycle_suggestion": suggestion}
+        return Event(
+            id=uuid.uuid4(),
+            seq=seq,
+            type="score.suggestions_changed",
+            occurred_at=NOW,
+            aggregate_id=customer_id,
+            version=version,
+            data=data,
+        )
+
+    engine = app.state.sessionmaker.kw["bind"]
+    customer_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and re.search(r"FROM (\w+\.)?customer\s", statement + " "):
+            customer_reads.append(statement)
+
+    results = {}
+    for prepare in (None, read_scored):
+        people = [await _customer(client, name=f"Scored {n}") for n in range(3)]
+        events = [
+            scored(1, people[0], 2, "at_risk"),
+            scored(2, people[1], 1, "at_risk"),
+            scored(3, people[1], 2, None),  # a newer scoring without a warning: the stage stays
+            scored(4, people[2], 1, None),
+            scored(5, people[0], 1, "lost"),  # older than the one applied: ignored
+        ]
+        consumer = EventConsumer(
+            name=f"scored-{prepare is None}",
+            source=_Listed(events),
+            sessionmaker=app.state.sessionmaker,
+            tables=infra,
+            handlers=SCORE_HANDLERS,
+            prepare=prepare,
+        )
+        customer_reads.clear()
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+        assert await consumer.poll_once(wait=0) == 5
+        sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+        results[prepare is None] = (
+            [(await _read(client, cid))["lifecycle_stage"] for cid in people],
+            len(customer_reads),
+        )
+    assert results[True][0] == results[False][0] == ["at_risk", "at_risk", "prospect"]
+    assert (results[True][1], results[False][1]) == (5, 1)
 
 
 def test_the_rules_on_their_own() -> None:
     day = datetime(2026, 6, 1, tzinfo=UTC)
     assert rules.after_purchase("prospect", day, [], 365) == ("new", "first purchase")
     assert rules.after_purchase("new", day, [], 365) is None
+    later = day + timedelta(days=600)
+    assert rules.after_purchase("prospect", day, [later], 365) == ("new", "first purchase")  # stored together
+    assert rules.after_purchase("active", day, [later], 365) is None  # a backfill moves no one back
     assert rules.after_purchase("new", day, [day - timedelta(days=365)], 365) == (
         "active",
         "repeat purchase within 365 days",

@@ -32,6 +32,11 @@ from crm_chassis.tables import InfraTables
 logger = logging.getLogger("crm.consumer")
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+# Reads a batch's data for its handlers at once (for example every customer it names); the result
+# is at `session.info[PREPARED]` while the batch is applied in one go, and absent when the events are
+# applied one by one after a failure, where each handler reads what it needs itself.
+Prepare = Callable[[AsyncSession, list[Event]], Awaitable[Any]]
+PREPARED = "consumer_prepared"
 MAX_ATTEMPTS = 3
 
 
@@ -118,6 +123,7 @@ class EventConsumer:
         retry_pause: float = 0.1,
         metrics: ConsumerMetrics | None = None,
         spool_events: bool = False,
+        prepare: Prepare | None = None,
     ) -> None:
         self.name = name
         self.source = source
@@ -134,6 +140,7 @@ class EventConsumer:
         # that last step instead of from its first event on (an import's chunks queued behind it).
         # Only for handlers that publish through `record_event`/`record_events` alone.
         self.spool_events = spool_events
+        self.prepare = prepare
         self.last_fetched = 0
 
     async def cursor(self) -> int:
@@ -184,23 +191,22 @@ class EventConsumer:
                         )
                     ).all()
                 )
-                last = current
+                fresh: list[Event] = []
                 for event in events:
-                    if event.seq <= current or event.id in seen:
-                        continue
-                    handler = self.handlers.get(event.type)
-                    if handler is not None and await self._handle(session, handler, event):
-                        applied += 1
+                    if event.seq > current and event.id not in seen:
+                        fresh.append(event)
+                        seen.add(event.id)
+                if fresh:
+                    applied = await self._apply_all(session, fresh)
+                    now = utcnow()
                     await session.execute(
-                        insert(consumed_t).values(consumer=self.name, event_id=event.id, consumed_at=utcnow())
+                        insert(consumed_t),
+                        [{"consumer": self.name, "event_id": e.id, "consumed_at": now} for e in fresh],
                     )
-                    seen.add(event.id)
-                    last = max(last, event.seq)
-                if last != current:
                     await session.execute(
                         update(cursor_t)
                         .where(cursor_t.c.consumer == self.name)
-                        .values(last_seq=last, updated_at=utcnow())
+                        .values(last_seq=max(current, *(e.seq for e in fresh)), updated_at=now)
                     )
                 if spool is not None:
                     await spool.flush(session, self.tables.outbox)
@@ -211,15 +217,70 @@ class EventConsumer:
             self.metrics.applied.labels(self.name).inc(applied)
         return applied
 
-    async def _handle(self, session: AsyncSession, handler: Handler, event: Event) -> bool:
+    async def _apply_all(self, session: AsyncSession, events: list[Event]) -> int:
+        """The batch's events in one savepoint; if one of them fails, again one savepoint each.
+
+        Most batches fail nowhere, and a savepoint per event costs two round trips each. A failure
+        rolls the batch's savepoint back (its spooled events with it) and applies the events one by
+        one, each with its attempts, so that only the failing one is parked.
+        """
+        spool: OutboxSpool | None = session.info.get("outbox_spool")
+        mark = spool.mark() if spool is not None else None
+        failing: Event | None = None
+        error: Exception | None = None
+        try:
+            async with session.begin_nested():
+                if self.prepare is not None:
+                    session.info[PREPARED] = await self.prepare(session, events)
+                applied = 0
+                for event in events:
+                    handler = self.handlers.get(event.type)
+                    if handler is not None:
+                        failing = event
+                        await handler(session, event)
+                        applied += 1
+                return applied
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if lost_a_race(exc):
+                raise  # a deadlock is no fault of the events: the whole batch is tried again
+            if spool is not None and mark is not None:
+                spool.rewind(mark)
+            if failing is not None:
+                self._failed(failing, 1, exc)  # its first attempt
+            error = exc
+        finally:
+            session.info.pop(PREPARED, None)  # what was read before a failure may be stale now
+        applied = 0
+        for event in events:
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                continue
+            earlier = (1, error) if event is failing else (0, None)
+            if await self._handle(session, handler, event, *earlier):
+                applied += 1
+        return applied
+
+    def _failed(self, event: Event, attempt: int, error: Exception) -> None:
+        logger.warning(
+            "event handler failed",
+            extra={"consumer": self.name, "event_id": str(event.id), "attempt": attempt, "error": repr(error)},
+        )
+
+    async def _handle(
+        self, session: AsyncSession, handler: Handler, event: Event, tried: int = 0, error: Exception | None = None
+    ) -> bool:
         """Apply one event in a savepoint; True if applied, False if parked after every attempt.
 
         A failure of the database or network is raised (the whole batch is retried later); any
-        other failure is the event's own and is tried again at once, up to `max_attempts` times.
+        other failure is the event's own and is tried again at once, up to `max_attempts` times
+        (`tried` of them already made, the last failing with `error`).
         """
-        error: Exception | None = None
         spool: OutboxSpool | None = session.info.get("outbox_spool")
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(tried + 1, self.max_attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(self.retry_pause * (attempt - 1))
             mark = spool.mark() if spool is not None else None
             try:
                 async with session.begin_nested():
@@ -233,12 +294,7 @@ class EventConsumer:
                 if spool is not None and mark is not None:
                     spool.rewind(mark)  # the savepoint's events are undone with its rows
                 error = exc
-                logger.warning(
-                    "event handler failed",
-                    extra={"consumer": self.name, "event_id": str(event.id), "attempt": attempt, "error": repr(exc)},
-                )
-                if attempt < self.max_attempts:
-                    await asyncio.sleep(self.retry_pause * attempt)
+                self._failed(event, attempt, exc)
         # A poison event must not stop the stream: park it for an operator and move on.
         assert error is not None
         await park(session, self.tables, self.name, event.id, event.model_dump(mode="json"), error, self.max_attempts)

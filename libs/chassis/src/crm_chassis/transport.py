@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_chassis import tracing
-from crm_chassis.consumer import ConsumerMetrics, EventConsumer, EventSource, Handler, HttpFeedSource
+from crm_chassis.consumer import ConsumerMetrics, EventConsumer, EventSource, Handler, HttpFeedSource, Prepare
 from crm_chassis.consumer_lag import LagReportingSource
 from crm_chassis.events import OutboxSignal
 from crm_chassis.identity import Principal, sign_internal_token
@@ -122,6 +122,7 @@ async def follow(
     wait: float,
     metrics: ConsumerMetrics | None = None,
     token: Callable[[], str] | None = None,
+    prepare: Prepare | None = None,
 ) -> None:
     """Follow one producer's events over the configured transport until cancelled.
 
@@ -167,6 +168,7 @@ async def follow(
             max_attempts=settings.dead_letter_after_attempts,
             metrics=metrics,
             spool_events=True,
+            prepare=prepare,
         )
         await consumer.run()
     finally:

@@ -12,7 +12,14 @@ from crm_chassis.consumer import EventConsumer, OutboxSource
 from crm_chassis.transport import Feed, follow
 from crm_customer.config import Settings
 from crm_customer.db import infra
-from crm_customer.lifecycle.handlers import LIFECYCLE_CONSUMER, SCORE_HANDLERS, SCORING_CONSUMER, order_handlers
+from crm_customer.lifecycle.handlers import (
+    LIFECYCLE_CONSUMER,
+    SCORE_HANDLERS,
+    SCORING_CONSUMER,
+    order_handlers,
+    read_buyers,
+    read_scored,
+)
 from crm_customer.users.handlers import USER_HANDLERS
 
 GATEWAY_CONSUMER = "gateway-events"
@@ -40,9 +47,16 @@ def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
         max_attempts=settings.dead_letter_after_attempts,
         metrics=app.state.consumer_metrics,
         spool_events=True,  # its stage changes' events: it must not hold up imports and batches
+        prepare=read_buyers,
     )
     return [
         follow(name=GATEWAY_CONSUMER, feed=Feed("gateway", settings.gateway_url), handlers=USER_HANDLERS, **common),
-        follow(name=SCORING_CONSUMER, feed=Feed("scoring", settings.scoring_url), handlers=SCORE_HANDLERS, **common),
+        follow(
+            name=SCORING_CONSUMER,
+            feed=Feed("scoring", settings.scoring_url),
+            handlers=SCORE_HANDLERS,
+            prepare=read_scored,
+            **common,
+        ),
         own.run(),
     ]

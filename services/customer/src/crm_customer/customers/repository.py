@@ -74,6 +74,12 @@ async def get(session: AsyncSession, customer_id: uuid.UUID, *, include_deleted:
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def get_many(session: AsyncSession, customer_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+    """The live customers among these ids, by id (`get` of many with one query)."""
+    stmt = select(Customer).where(one_of(Customer.id, customer_ids), live())
+    return {customer.id: customer for customer in (await session.scalars(stmt)).all()}
+
+
 async def owner_of(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
     return await session.scalar(select(Customer.owner_id).where(Customer.id == customer_id))
 

@@ -30,6 +30,9 @@ def after_purchase(
     window = timedelta(days=window_days)
     if any(timedelta(0) <= occurred_at - other <= window for other in others):
         return ("active", f"repeat purchase within {window_days} days") if stage != "active" else None
+    if stage == "prospect" and all(other > occurred_at for other in others):
+        # the earliest of purchases stored together (a batch, an import) is the first one
+        return "new", "first purchase"
     return None
 
 
