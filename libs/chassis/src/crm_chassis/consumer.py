@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -106,6 +106,33 @@ class ConsumerMetrics:
             ["consumer"],
             registry=registry,
         )
+
+
+class _Failed(Exception):
+    """Events failed in their own right (not the database or network, not a lost race); their
+    savepoint was rolled back and the events they spooled with it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+@contextlib.asynccontextmanager
+async def _undone_on_failure(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint for handlers; their own failure is raised as `_Failed`, anything else as it is."""
+    spool: OutboxSpool | None = session.info.get("outbox_spool")
+    mark = spool.mark() if spool is not None else None
+    try:
+        async with session.begin_nested():
+            yield
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        if lost_a_race(exc):
+            raise  # a deadlock is no fault of the events: the whole batch is tried again
+        if spool is not None and mark is not None:
+            spool.rewind(mark)  # the savepoint's events are undone with its rows
+        raise _Failed(exc) from exc
 
 
 class EventConsumer:
@@ -224,12 +251,9 @@ class EventConsumer:
         rolls the batch's savepoint back (its spooled events with it) and applies the events one by
         one, each with its attempts, so that only the failing one is parked.
         """
-        spool: OutboxSpool | None = session.info.get("outbox_spool")
-        mark = spool.mark() if spool is not None else None
         failing: Event | None = None
-        error: Exception | None = None
         try:
-            async with session.begin_nested():
+            async with _undone_on_failure(session):
                 if self.prepare is not None:
                     session.info[PREPARED] = await self.prepare(session, events)
                 applied = 0
@@ -239,17 +263,17 @@ class EventConsumer:
                         failing = event
                         await handler(session, event)
                         applied += 1
-                return applied
-        except TRANSIENT:
-            raise
-        except Exception as exc:
-            if lost_a_race(exc):
-                raise  # a deadlock is no fault of the events: the whole batch is tried again
-            if spool is not None and mark is not None:
-                spool.rewind(mark)
+                failing = None  # a failure from here on (the savepoint's release) is no one event's
+            return applied
+        except _Failed as failed:
+            error = failed.error
             if failing is not None:
-                self._failed(failing, 1, exc)  # its first attempt
-            error = exc
+                self._failed(failing, 1, error)  # its first attempt
+            else:
+                logger.warning(
+                    "batch failed before its events; applying them one by one",
+                    extra={"consumer": self.name, "error": repr(error)[:500]},
+                )
         finally:
             session.info.pop(PREPARED, None)  # what was read before a failure may be stale now
         applied = 0
@@ -277,24 +301,16 @@ class EventConsumer:
         other failure is the event's own and is tried again at once, up to `max_attempts` times
         (`tried` of them already made, the last failing with `error`).
         """
-        spool: OutboxSpool | None = session.info.get("outbox_spool")
         for attempt in range(tried + 1, self.max_attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(self.retry_pause * (attempt - 1))
-            mark = spool.mark() if spool is not None else None
             try:
-                async with session.begin_nested():
+                async with _undone_on_failure(session):
                     await handler(session, event)
                 return True
-            except TRANSIENT:
-                raise
-            except Exception as exc:
-                if lost_a_race(exc):
-                    raise  # a deadlock is no fault of the event: the whole batch is tried again
-                if spool is not None and mark is not None:
-                    spool.rewind(mark)  # the savepoint's events are undone with its rows
-                error = exc
-                self._failed(event, attempt, exc)
+            except _Failed as failed:
+                error = failed.error
+                self._failed(event, attempt, error)
         # A poison event must not stop the stream: park it for an operator and move on.
         assert error is not None
         await park(session, self.tables, self.name, event.id, event.model_dump(mode="json"), error, self.max_attempts)
