@@ -4,7 +4,9 @@ Each run is a fresh process with a fresh, migrated database and the customer ser
 (httpx over ASGI, so the import goes through the real router, multipart parsing and background
 job). It imports the customers from a CSV first (external refs C-00001...), then times the orders
 CSV (each order names its customer by `customer_external_ref`) from POST until the job reports
-`succeeded`. Memory: resident set size before the orders import and the process's peak after it.
+`succeeded`, and until the service's lifecycle consumer (in the same process, as in production)
+has applied the last order's `order.recorded` (every stage shows the purchases). Memory: resident
+set size before the orders import and the process's peak after it.
 
 Usage: python bench/bench_import_orders.py [--runs 3] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 (--postgres defaults to $CRM_TEST_POSTGRES_URL; without one only SQLite is measured.)
@@ -95,7 +97,9 @@ async def seed_customers(engine: Any, customers: int) -> None:
             await conn.execute(Customer.__table__.insert(), rows[start : start + 5000])
 
 
-async def one_run(backend: str, customers: int, orders: int, seed: str = "import") -> dict[str, float]:
+async def one_run(
+    backend: str, customers: int, orders: int, seed: str = "import", wait_limit: float = 300.0
+) -> dict[str, Any]:
     import httpx
 
     from crm_chassis.testing import migrate, scratch_database
@@ -108,7 +112,9 @@ async def one_run(backend: str, customers: int, orders: int, seed: str = "import
         async with scratch_database(backend, folder, "bench_import") as url:
             await migrate(ALEMBIC_INI, url)
             os.environ["CRM_DATA_DIR"] = str(folder)
-            app = create_app(Settings(database_url=url, environment="test"))
+            app = create_app(
+                Settings(database_url=url, environment="test", consume_events=os.environ.get("XX_CONSUME", "1") == "1")
+            )
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
@@ -124,15 +130,48 @@ async def one_run(backend: str, customers: int, orders: int, seed: str = "import
                     job = await import_file(client, "orders", purchases)
                     orders_s = time.perf_counter() - started
                     assert job["counts"]["created"] == orders, job
+                    lifecycle_s, lifecycle_share = await lifecycle_caught_up(
+                        app.state.sessionmaker, started, wait_limit
+                    )
                 sizes = await stored_bytes(app.state.engine, orders) if backend == "postgres" else {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "customers_s": customers_s,
         "orders_s": orders_s,
+        "lifecycle_s": lifecycle_s,
+        "lifecycle_share": lifecycle_share,
         "rss_before_mib": before,
         "peak_rss_mib": peak,
         **sizes,
     }
+
+
+async def lifecycle_caught_up(sessionmaker: Any, started: float, limit: float) -> tuple[float | None, float]:
+    """Wait until the service's lifecycle consumer has applied the last order's event (until then
+    some customers' stages do not show their purchases yet): the seconds since `started`, or None
+    if it had not after `limit` seconds, and the share of the outbox it had applied by then."""
+    from sqlalchemy import func, select
+
+    from crm_customer.db import infra
+    from crm_customer.lifecycle.handlers import LIFECYCLE_CONSUMER
+
+    async with sessionmaker() as session:
+        last = await session.scalar(select(func.max(infra.outbox.c.seq)).where(infra.outbox.c.type == "order.recorded"))
+    cursor = 0
+    while time.perf_counter() < started + limit:
+        async with sessionmaker() as session:
+            cursor = (
+                await session.scalar(
+                    select(infra.consumer_cursor.c.last_seq).where(
+                        infra.consumer_cursor.c.consumer == LIFECYCLE_CONSUMER
+                    )
+                )
+                or 0
+            )
+        if cursor >= last:
+            return time.perf_counter() - started, 1.0
+        await asyncio.sleep(0.1)
+    return None, cursor / last
 
 
 async def stored_bytes(engine: Any, orders: int) -> dict[str, float]:
@@ -166,23 +205,30 @@ def main() -> None:
         help="how the customers get in: through the customers import (timed too), or inserted straight",
     )
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure this database alone")
+    parser.add_argument(
+        "--wait", type=int, default=300, help="seconds from the import's start to wait for the lifecycle consumer"
+    )
     parser.add_argument("--one", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         os.environ["CRM_LOG_LEVEL"] = "WARNING"
-        print(json.dumps(asyncio.run(one_run(args.one, args.customers, args.orders, args.seed))))
+        print(json.dumps(asyncio.run(one_run(args.one, args.customers, args.orders, args.seed, args.wait))))
         return
     backends = ["sqlite"] + (["postgres"] if args.postgres else [])
     if args.only:
         backends = [args.only]
     env = {**os.environ, **({"CRM_TEST_POSTGRES_URL": args.postgres} if args.postgres else {})}
     print(f"{args.orders:,} orders for {args.customers:,} customers, median of {args.runs} runs (each its own process)")
-    print("| database | orders import s | runs (s) | customers import s | RSS before MiB | peak RSS MiB |")
-    print("| --- | ---: | --- | ---: | ---: | ---: |")
+    print(
+        "| database | orders import s | runs (s) | stages caught up s | runs (s) | customers import s "
+        "| RSS before MiB | peak RSS MiB |"
+    )
+    print("| --- | ---: | --- | ---: | --- | ---: | ---: | ---: |")
     for backend in backends:
         results = []
         for _ in range(args.runs):
             cmd = [sys.executable, __file__, "--one", backend, "--customers", str(args.customers), "--seed", args.seed]
+            cmd += ["--wait", str(args.wait)]
             out = subprocess.run([*cmd, "--orders", str(args.orders)], env=env, capture_output=True, text=True)
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-3000:])
@@ -192,8 +238,15 @@ def main() -> None:
             return statistics.median(r[key] for r in rs)
 
         runs = ", ".join(f"{r['orders_s']:.1f}" for r in results)
+        caught_up = ", ".join(
+            f"{r['lifecycle_s']:.1f}" if r["lifecycle_s"] is not None else f"> {args.wait} ({r['lifecycle_share']:.0%})"
+            for r in results
+        )
+        done = [r["lifecycle_s"] for r in results if r["lifecycle_s"] is not None]
+        caught_up_median = f"{statistics.median(done):.1f}" if len(done) == len(results) else "—"
         print(
-            f"| {backend} | {med('orders_s'):.1f} | {runs} | {med('customers_s'):.1f} "
+            f"| {backend} | {med('orders_s'):.1f} | {runs} | {caught_up_median} | {caught_up} "
+            f"| {med('customers_s'):.1f} "
             f"| {med('rss_before_mib'):.0f} | {med('peak_rss_mib'):.0f} |"
         )
         if "order_bytes" in results[0]:
