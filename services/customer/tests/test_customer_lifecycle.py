@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from crm_chassis.consumer import EventConsumer, OutboxSource
@@ -36,9 +39,8 @@ async def _follow_own_orders(app: Any, prepare: Any = read_buyers) -> None:
         pass
 
 
-async def _scoring_says(db: Any, customer_id: str, version: int | None = None, **data: Any) -> None:
-    version = version if version is not None else _score_versions.get(customer_id, 0) + 1
-    _score_versions[customer_id] = max(version, _score_versions.get(customer_id, 0))
+def _suggestions(customer_id: str, version: int, seq: int = 1, **data: Any) -> Event:
+    """scoring's `score.suggestions_changed` for a customer, with `data` over plain defaults."""
     payload = {
         "customer_id": customer_id,
         "value_segment": None,
@@ -49,15 +51,21 @@ async def _scoring_says(db: Any, customer_id: str, version: int | None = None, *
         "relationship_level": None,
         **data,
     }
-    event = Event(
+    return Event(
         id=uuid.uuid4(),
-        seq=1,
+        seq=seq,
         type="score.suggestions_changed",
         occurred_at=NOW,
         aggregate_id=customer_id,
         version=version,
         data=payload,
     )
+
+
+async def _scoring_says(db: Any, customer_id: str, version: int | None = None, **data: Any) -> None:
+    version = version if version is not None else _score_versions.get(customer_id, 0) + 1
+    _score_versions[customer_id] = max(version, _score_versions.get(customer_id, 0))
+    event = _suggestions(customer_id, version, **data)
     async with db.begin() as session:
         await SCORE_HANDLERS[event.type](session, event)
 
@@ -232,12 +240,29 @@ async def test_batch_orders_move_the_lifecycle_too(app: Any, client: httpx.Async
     assert [h[1] for h in await _stage_history(client, cid)] == ["new", "active"]
 
 
+@contextlib.contextmanager
+def _selects(app: Any, table: str) -> Iterator[list[str]]:
+    """The SELECTs that read `table` (in any schema) while the block runs."""
+    engine = app.state.sessionmaker.kw["bind"].sync_engine
+    reading = re.compile(rf"FROM (\w+\.)?{table}\s")
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and reading.search(statement + " "):
+            seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
 async def test_a_batch_reads_its_buyers_once_and_moves_each_as_one_by_one_would(
     app: Any, client: httpx.AsyncClient, db: Any
 ) -> None:
     """Each customer's purchases within one batch of the lifecycle consumer: read for the whole batch
     with two queries, and the stages are those the per-event reads give."""
-    from sqlalchemy import event as sa_event
 
     async def shop(tag: str) -> dict[str, str]:
         first, repeat, apart, lost = [await _customer(client, name=f"{tag} {n}") for n in range(4)]
@@ -248,21 +273,13 @@ async def test_a_batch_reads_its_buyers_once_and_moves_each_as_one_by_one_would(
     async def stages(people: dict[str, str]) -> dict[str, Any]:
         return {name: (await _read(client, cid))["lifecycle_stage"] for name, cid in people.items()}
 
-    engine = app.state.sessionmaker.kw["bind"]
-    order_reads: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT") and "sales_order" in statement:
-            order_reads.append(statement)
-
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
-    one_by_one = await shop("Alone")
-    await _follow_own_orders(app, prepare=None)
+    with _selects(app, "sales_order") as order_reads:
+        one_by_one = await shop("Alone")
+        await _follow_own_orders(app, prepare=None)
     reads_alone = len(order_reads)
-    order_reads.clear()
-    together = await shop("Batch")
-    await _follow_own_orders(app)
-    sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+    with _selects(app, "sales_order") as order_reads:
+        together = await shop("Batch")
+        await _follow_own_orders(app)
 
     # "apart": the earlier purchase is the first, the later one 595 days on is no repeat
     expected = {"first": "new", "repeat": "active", "apart": "new", "lost": "new"}
@@ -286,28 +303,10 @@ class _Listed:
 
 
 async def test_scorings_batch_reads_its_customers_once(app: Any, client: httpx.AsyncClient) -> None:
-    from sqlalchemy import event as sa_event
-
     from crm_customer.lifecycle.handlers import read_scored
 
     def scored(seq: int, customer_id: str, version: int, suggestion: str | None) -> Event:
-        data = {"customer_id": customer_id, "churn_risk": 0.7, "lifecycle_suggestion": suggestion}
-        return Event(
-            id=uuid.uuid4(),
-            seq=seq,
-            type="score.suggestions_changed",
-            occurred_at=NOW,
-            aggregate_id=customer_id,
-            version=version,
-            data=data,
-        )
-
-    engine = app.state.sessionmaker.kw["bind"]
-    customer_reads: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT") and re.search(r"FROM (\w+\.)?customer\s", statement + " "):
-            customer_reads.append(statement)
+        return _suggestions(customer_id, version, seq, churn_risk=0.7, lifecycle_suggestion=suggestion)
 
     results = {}
     for prepare in (None, read_scored):
@@ -327,10 +326,8 @@ async def test_scorings_batch_reads_its_customers_once(app: Any, client: httpx.A
             handlers=SCORE_HANDLERS,
             prepare=prepare,
         )
-        customer_reads.clear()
-        sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
-        assert await consumer.poll_once(wait=0) == 5
-        sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+        with _selects(app, "customer") as customer_reads:
+            assert await consumer.poll_once(wait=0) == 5
         results[prepare is None] = (
             [(await _read(client, cid))["lifecycle_stage"] for cid in people],
             len(customer_reads),

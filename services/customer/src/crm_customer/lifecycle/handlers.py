@@ -56,7 +56,8 @@ class Bought:
 
 
 async def read_buyers(session: Session, events: list[Event]) -> Bought:
-    """The consumer's `prepare`: two queries per batch instead of two per order."""
+    """The consumer's `prepare`: two queries per batch instead of two per order (and the same two
+    for one order when its events are applied one by one)."""
     named = _customers_named(events, {"order.recorded"})
     if not named:
         return Bought({}, {})
@@ -68,17 +69,13 @@ def order_handlers(activity_window_days: int) -> Mapping[str, Handler]:
         order = Purchase.model_validate(event.data)
         if order.refund_of is not None or order.amount < 0:
             return
-        bought: Bought | None = session.info.get(PREPARED)
+        bought: Bought | None = session.info.get(PREPARED)  # read for the batch, or for this event alone
         if bought is None:
-            customer = await customer_repo.get(session, order.customer_id)
-        else:
-            customer = bought.customers.get(order.customer_id)
+            bought = await read_buyers(session, [event])
+        customer = bought.customers.get(order.customer_id)
         if customer is None:
             return
-        if bought is None:
-            others = await order_repo.purchase_times(session, customer.id, other_than=order.id)
-        else:
-            others = [when for order_id, when in bought.purchases.get(customer.id, ()) if order_id != order.id]
+        others = [when for order_id, when in bought.purchases.get(customer.id, ()) if order_id != order.id]
         moved = rules.after_purchase(customer.lifecycle_stage, order.occurred_at, others, activity_window_days)
         if moved is not None:
             stage, cause = moved
@@ -104,14 +101,16 @@ def _customers_named(events: list[Event], types: Collection[str]) -> set[uuid.UU
     return named
 
 
-async def _scored(session: Session, customer_id: uuid.UUID) -> Customer | None:
-    scored: dict[uuid.UUID, Customer] | None = session.info.get(PREPARED)
-    return await customer_repo.get(session, customer_id) if scored is None else scored.get(customer_id)
+async def _scored(session: Session, event: Event, customer_id: uuid.UUID) -> Customer | None:
+    scored: dict[uuid.UUID, Customer] | None = session.info.get(PREPARED)  # the batch's, or this event's
+    if scored is None:
+        scored = await read_scored(session, [event])
+    return scored.get(customer_id)
 
 
 async def on_suggestions(session: Session, event: Event) -> None:
     facts = Suggestions.model_validate(event.data)
-    customer = await _scored(session, facts.customer_id)
+    customer = await _scored(session, event, facts.customer_id)
     if customer is None or event.version <= customer.suggestions_version:
         return
     customer.suggested_value_segment = facts.value_segment
@@ -139,7 +138,7 @@ async def on_churn_risk(session: Session, event: Event) -> None:
     """A risen churn risk alone sends no `score.suggestions_changed`: keep the record's risk current
     (campaign targets select by it). The same scoring's suggestions carry the same value."""
     facts = ChurnRisk.model_validate(event.data)
-    customer = await _scored(session, facts.customer_id)
+    customer = await _scored(session, event, facts.customer_id)
     if customer is None or event.version < customer.suggestions_version or facts.churn_risk is None:
         return
     customer.suggested_churn_risk = facts.churn_risk

@@ -86,8 +86,7 @@ async def insert_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
 async def purchase_times_of(
     session: AsyncSession, customer_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, Any]]]:
-    """For each customer, (id, when) of each of their live purchases (not refunds): `purchase_times`
-    of many customers with one query."""
+    """For each customer, (id, when) of each of their live purchases (not refunds), with one query."""
     stmt = select(Order.customer_id, Order.id, Order.occurred_at).where(
         one_of(Order.customer_id, customer_ids), Order.refund_of.is_(None), Order.amount >= 0, live()
     )
@@ -95,15 +94,3 @@ async def purchase_times_of(
     for customer_id, order_id, occurred_at in (await session.execute(stmt)).all():
         found.setdefault(customer_id, []).append((order_id, occurred_at))
     return found
-
-
-async def purchase_times(session: AsyncSession, customer_id: uuid.UUID, *, other_than: uuid.UUID) -> list[Any]:
-    """When the customer's other live purchases (not refunds) took place."""
-    stmt = select(Order.occurred_at).where(
-        Order.customer_id == customer_id,
-        Order.id != other_than,
-        Order.refund_of.is_(None),
-        Order.amount >= 0,
-        live(),
-    )
-    return list((await session.scalars(stmt)).all())
