@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, String, Table, func, insert, select, update
@@ -300,3 +302,62 @@ async def test_prepare_reads_a_batch_once_and_handlers_read_alone_after_a_failur
     # in one go with what was read, then one by one without it (the poison twice more, then parked)
     assert seen == [(4, {4, 5, 6}), (5, {4, 5, 6}), (4, None), (5, None), (5, None), (6, None)]
     assert await effects(sessionmaker) == {"k-1": 1, "k-2": 1, "k-3": 1, "k-4": 1, "k-6": 1}
+
+
+class TrickleSource:
+    """Events that arrive one by one: one more has arrived by each fetch, and `during_pause` more
+    while the consumer lingers. Stops the consumer (cancels it) once `total` are applied."""
+
+    def __init__(self, total: int) -> None:
+        self.events = [make_event(i) for i in range(1, total + 1)]
+        self.arrived = 0
+        self.fetches_with_events = 0
+
+    def arrive(self, count: int) -> None:
+        self.arrived = min(self.arrived + count, len(self.events))
+
+    async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
+        if after >= len(self.events):
+            raise asyncio.CancelledError  # every event applied: the test's end
+        self.arrive(1)
+        batch = [e for e in self.events[: self.arrived] if e.seq > after][:limit]
+        self.fetches_with_events += bool(batch)
+        return batch
+
+
+class Lingering(EventConsumer):
+    def __init__(self, source: TrickleSource, during_pause: int, **kw: Any) -> None:
+        super().__init__(source=source, **kw)
+        self.trickle, self.during_pause = source, during_pause
+        self.pauses: list[float] = []
+
+    async def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.trickle.arrive(self.during_pause)  # what arrives while it waits
+
+
+@pytest.mark.parametrize("linger", [0.0, 0.25])
+async def test_a_lingering_consumer_applies_a_trickle_a_few_events_to_a_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], linger: float
+) -> None:
+    source = TrickleSource(12)
+    c = Lingering(
+        source,
+        during_pause=2,
+        name="test",
+        sessionmaker=sessionmaker,
+        tables=infra,
+        handlers={"thing.happened": count_effect},
+        batch_size=3,
+        linger=linger,
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await c.run()
+    assert await effects(sessionmaker) == {f"k-{i}": 1 for i in range(1, 13)}
+    if linger:
+        # After each batch short of 3 it waited, and the two that arrived meanwhile joined the next.
+        assert c.pauses and set(c.pauses) == {linger}
+        assert source.fetches_with_events == 6
+    else:
+        assert c.pauses == []
+        assert source.fetches_with_events == 12  # one transaction per event

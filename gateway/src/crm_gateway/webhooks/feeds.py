@@ -60,6 +60,7 @@ def consumers(
             wait=settings.webhook_feed_wait_seconds,
             max_attempts=settings.dead_letter_after_attempts,
             metrics=metrics,
+            linger=settings.consumer_linger_seconds,
         )
         for name, by_type in handlers(settings, runtime).items()
     ]

@@ -151,6 +151,7 @@ class EventConsumer:
         metrics: ConsumerMetrics | None = None,
         spool_events: bool = False,
         prepare: Prepare | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.name = name
         self.source = source
@@ -168,6 +169,9 @@ class EventConsumer:
         # Only for handlers that publish through `record_event`/`record_events` alone.
         self.spool_events = spool_events
         self.prepare = prepare
+        # After a batch that was not full, wait this long before the next fetch, so that events
+        # arriving one by one are applied a few at a time (one transaction and one fetch for them).
+        self.linger = linger
         self.last_fetched = 0
 
     async def cursor(self) -> int:
@@ -322,6 +326,10 @@ class EventConsumer:
             self.metrics.dead_lettered.labels(self.name).inc()
         return False
 
+    async def pause(self, seconds: float) -> None:
+        """The linger between a batch that was not full and the next fetch."""
+        await asyncio.sleep(seconds)
+
     async def run(self) -> None:
         """Poll until cancelled, backing off (with jitter) while the producer or database is down.
 
@@ -348,6 +356,8 @@ class EventConsumer:
                 if not self.last_fetched and loop.time() - started < 0.05:
                     # The feed answered at once with nothing (it does not long-poll): do not spin.
                     await asyncio.sleep(0.2)
+                elif self.linger and 0 < self.last_fetched < self.batch_size:
+                    await self.pause(self.linger)
                 delay = 0.5
             except asyncio.CancelledError:
                 raise

@@ -67,6 +67,9 @@ class ServiceSettings(BaseSettings):
     nats_namespace: str = Field(default="crm", pattern=r"^[a-z][a-z0-9_]{0,30}$", validation_alias="CRM_NATS_NAMESPACE")
     # How long JetStream keeps a message handed to a reader that vanished before it is handed out again.
     nats_ack_wait_seconds: float = Field(default=30.0, ge=1, le=3600, validation_alias="CRM_NATS_ACK_WAIT_SECONDS")
+    # After a batch that was not full a consumer waits this long before it fetches again, so that
+    # events arriving one by one are applied several to a transaction: latency traded for work.
+    consumer_linger_seconds: float = Field(default=0.1, ge=0, le=5, validation_alias="CRM_CONSUMER_LINGER_SECONDS")
     # A consumer's handler failing on one event this many times in a row parks it in dead_letter.
     dead_letter_after_attempts: int = Field(default=3, ge=1, le=20, validation_alias="CRM_DEAD_LETTER_AFTER_ATTEMPTS")
     # Background workers take a PostgreSQL advisory lock first, so one replica runs them; the

@@ -169,6 +169,7 @@ async def follow(
             metrics=metrics,
             spool_events=True,
             prepare=prepare,
+            linger=settings.consumer_linger_seconds,
         )
         await consumer.run()
     finally:

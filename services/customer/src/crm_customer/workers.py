@@ -48,6 +48,7 @@ def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
         metrics=app.state.consumer_metrics,
         spool_events=True,  # its stage changes' events: it must not hold up imports and batches
         prepare=read_buyers,
+        linger=settings.consumer_linger_seconds,
     )
     return [
         follow(name=GATEWAY_CONSUMER, feed=Feed("gateway", settings.gateway_url), handlers=USER_HANDLERS, **common),
