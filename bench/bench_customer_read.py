@@ -5,7 +5,7 @@ customer, then alternates wrk runs against both URLs and prints medians. Needs `
 (Debian package). Usage: python bench/bench_customer_read.py [--rounds 3] [--seconds 10]
 [--connections 2,32] [--postgres URL]. For each number of connections it prints the medians, the
 p50 the gateway adds and the gateway / direct throughput ratio, against the targets of
-docs/performance.md, and the gateway process's CPU time per proxied request (user + system, from
+docs/performance.md, and the CPU time per request of the gateway and the customer service (user + system, from
 /proc: unlike a latency, it barely moves when other work shares the cores).
 """
 
@@ -34,8 +34,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(url: str, header: str, seconds: int, connections: int, pid: int | None = None) -> dict[str, float]:
-    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
+def run_wrk(
+    url: str, header: str, seconds: int, connections: int, pids: dict[str, int] | None = None
+) -> dict[str, float]:
+    """One wrk run: req/s, p50, p99, and each watched process's CPU milliseconds per request."""
+    pids = pids or {}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header, url],
         capture_output=True,
@@ -52,8 +56,8 @@ def run_wrk(url: str, header: str, seconds: int, connections: int, pid: int | No
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / max(requests, 1) if pid is not None else 0.0
-    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "cpu_ms": cpu_ms}
+    cpu = {f"cpu_{name}": 1000 * (cpu_seconds(pid) - cpu_before[name]) / max(requests, 1) for name, pid in pids.items()}
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"), **cpu}
 
 
 def main() -> int:
@@ -89,20 +93,19 @@ def main() -> int:
         }
         for url, header in targets.values():  # warm-up
             run_wrk(url, header, 2, 8)
-        gateway_pid = listening_pid(PORTS["gateway"])
+        pids = {name: listening_pid(PORTS[name]) for name in ("gateway", "customer")}
         for connections in (int(c) for c in args.connections.split(",")):
-            report(targets, connections, args.rounds, args.seconds, backend, gateway_pid)
+            report(targets, connections, args.rounds, args.seconds, backend, pids)
         return 0
 
 
 def report(
-    targets: dict[str, tuple[str, str]], connections: int, rounds: int, seconds: int, backend: str, gateway_pid: int
+    targets: dict[str, tuple[str, str]], connections: int, rounds: int, seconds: int, backend: str, pids: dict[str, int]
 ) -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     for _ in range(rounds):
         for name, (url, header) in targets.items():
-            pid = gateway_pid if name == "gateway" else None
-            results[name].append(run_wrk(url, header, seconds, connections, pid))
+            results[name].append(run_wrk(url, header, seconds, connections, pids))
             time.sleep(1)
     print(f"\nGET /customers/{{id}}, {backend}, wrk -t2 -c{connections} -d{seconds}s, {rounds} rounds (medians)")
     print(f"{'target':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   runs (req/s; p50 ms)")
@@ -119,12 +122,13 @@ def report(
     ratio = med["gateway"]["rps"] / med["direct"]["rps"]
     print(f"p50 added by the gateway: {added:.2f} ms (target at 2 connections: <= 2 ms)")
     print(f"gateway / direct throughput ratio: {ratio:.2f} (target at 32 connections: >= 0.6)")
-    cpu = [r["cpu_ms"] for r in results["gateway"]]
-    print(
-        f"gateway process CPU per proxied request: {statistics.median(cpu):.2f} ms "
-        f"(runs: {', '.join(f'{c:.2f}' for c in cpu)})",
-        flush=True,
-    )
+    for process, target in (("gateway", "gateway"), ("customer", "gateway"), ("customer", "direct")):
+        cpu = [r[f"cpu_{process}"] for r in results[target]]
+        print(
+            f"{process} process CPU per request, {target} runs: {statistics.median(cpu):.2f} ms "
+            f"(runs: {', '.join(f'{c:.2f}' for c in cpu)})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

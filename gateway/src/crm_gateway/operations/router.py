@@ -107,7 +107,7 @@ class ParkedItem:
         return f"/admin/dead-letters/{self.consumer}/{self.event_id}"
 
 
-def parked_item(service: Service, consumer: Consumer, event_id: uuid.UUID) -> ParkedItem:
+async def parked_item(service: Service, consumer: Consumer, event_id: uuid.UUID) -> ParkedItem:
     return ParkedItem(service, consumer, event_id)
 
 

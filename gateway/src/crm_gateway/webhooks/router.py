@@ -33,7 +33,7 @@ from crm_gateway.webhooks.schemas import (
 router = APIRouter(prefix=PUBLIC_PREFIX + "/webhooks", tags=["webhooks"])
 
 
-def get_runtime(request: Request) -> WebhookRuntime:
+async def get_runtime(request: Request) -> WebhookRuntime:
     runtime: WebhookRuntime = request.app.state.webhook_runtime
     return runtime
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -61,8 +62,11 @@ def sign_internal_token(principal: Principal, secret: str, ttl_seconds: int = 60
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_internal_token(token: str, secret: str) -> Principal:
-    """The principal in a valid token; `Unauthorized` for anything forged, expired or malformed."""
+LEEWAY_SECONDS = 5
+
+
+def _verified_claims(token: str, secret: str) -> tuple[Principal, int]:
+    """The principal in a valid token and its `exp`; `Unauthorized` for anything forged, expired or malformed."""
     try:
         claims = jwt.decode(
             token,
@@ -71,12 +75,12 @@ def verify_internal_token(token: str, secret: str) -> Principal:
             audience=AUDIENCE,
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
         kind = claims.get("kind")
         if kind not in ("user", "api_key", "service"):
             raise jwt.InvalidTokenError("unknown principal kind")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             kind=kind,
             role=claims.get("role"),
@@ -84,11 +88,48 @@ def verify_internal_token(token: str, secret: str) -> Principal:
             name=claims.get("name"),
             team=frozenset(claims.get("team") or ()),
         )
+        return principal, int(claims["exp"])
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid internal identity token: {exc}", code="invalid_internal_token") from exc
 
 
-def get_principal(request: Request) -> Principal:
+def verify_internal_token(token: str, secret: str) -> Principal:
+    """The principal in a valid token; `Unauthorized` for anything forged, expired or malformed."""
+    return _verified_claims(token, secret)[0]
+
+
+class VerifiedTokens:
+    """Internal tokens this process has verified, each remembered until it expires.
+
+    The gateway sends the same token for a principal's calls for a quarter of its life
+    (`crm_gateway/proxy/signing.py`), so a service would otherwise check the same signature on
+    every request. A remembered token is accepted exactly as long as verifying it again would
+    accept it (until `exp` plus the leeway); a token that fails verification is never remembered.
+    """
+
+    def __init__(self, secret: str, clock: Callable[[], float] = time.time, max_entries: int = 10_000) -> None:
+        self.secret = secret
+        self.clock = clock
+        self.max_entries = max_entries
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def principal(self, token: str) -> Principal:
+        now = self.clock()
+        known = self._known.get(token)
+        if known is not None:
+            if now < known[1]:
+                return known[0]
+            del self._known[token]
+        principal, expires = _verified_claims(token, self.secret)
+        if len(self._known) >= self.max_entries:
+            self._known = {t: entry for t, entry in self._known.items() if now < entry[1]}
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+        self._known[token] = (principal, expires + LEEWAY_SECONDS)
+        return principal
+
+
+async def get_principal(request: Request) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:  # only reachable on a public path, which must not ask for a principal
         raise Unauthorized("no caller identity", code="missing_internal_token")

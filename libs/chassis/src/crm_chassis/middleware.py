@@ -21,7 +21,7 @@ from crm_chassis import tracing
 from crm_chassis.context import current_public_path, forwarded_prefix_var, public_path_var, request_id_var
 from crm_chassis.db import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable, lost_a_race
 from crm_chassis.errors import PROBLEM_JSON, problem_body
-from crm_chassis.identity import INTERNAL_HEADER, verify_internal_token
+from crm_chassis.identity import INTERNAL_HEADER, VerifiedTokens
 
 logger = logging.getLogger("crm.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -236,7 +236,7 @@ class InternalAuthMiddleware:
 
     def __init__(self, app: ASGIApp, secret: str, public_paths: Iterable[str]) -> None:
         self.app = app
-        self.secret = secret
+        self.tokens = VerifiedTokens(secret)
         self.public_paths = frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -253,7 +253,7 @@ class InternalAuthMiddleware:
             )
             return
         try:
-            principal = verify_internal_token(token, self.secret)
+            principal = self.tokens.principal(token)
         except Exception as exc:  # Unauthorized: forged, expired, malformed
             await send_problem(send, 401, "invalid_internal_token", str(exc))
             return

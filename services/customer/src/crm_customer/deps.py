@@ -14,7 +14,7 @@ from crm_customer.customers import service as customer_service
 from crm_customer.customers.models import Customer
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -18,7 +18,7 @@ def _scoped(principal: Principal, scope: str) -> bool:
     return principal.kind != "api_key" or scope in principal.scopes
 
 
-def reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """Score cards and lists: every role (analysts read scores for analysis, as docs/security.md
     says), and partners with `scores:read`."""
     if principal.kind == "api_key":
@@ -30,14 +30,14 @@ def reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal
     return principal
 
 
-def carer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def carer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """Who to contact next: the people who do the contacting (agents, managers, admins)."""
     if principal.kind == "api_key" or principal.role not in {*MANAGERS, "agent"}:
         raise Forbidden("the care list needs the agent, manager or admin role")
     return principal
 
 
-def retention_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def retention_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """Retention actions and churn reasons: the people who act on them (agents their own customers',
     managers their team's) and analysts; no partner key."""
     if principal.kind == "api_key" or principal.role not in {*MANAGERS, "agent", "analyst"}:
@@ -45,7 +45,7 @@ def retention_reader(principal: Annotated[Principal, Depends(get_principal)]) ->
     return principal
 
 
-def analyst(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def analyst(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """Aggregates and the model: managers, admins and analysts (and partners with `analytics:read`,
     the scope the gateway opens aggregate analytics with)."""
     if principal.kind == "api_key" and _scoped(principal, "analytics:read"):
@@ -55,13 +55,13 @@ def analyst(principal: Annotated[Principal, Depends(get_principal)]) -> Principa
     return principal
 
 
-def manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.kind == "api_key" or principal.role not in MANAGERS:
         raise Forbidden("this action needs the manager or admin role")
     return principal
 
 
-def admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.kind == "api_key" or not principal.is_admin:
         raise Forbidden("changing scoring settings needs the admin role")
     return principal
@@ -74,7 +74,7 @@ def own_customers_only(principal: Principal) -> frozenset[uuid.UUID] | None:
     return visible_owners(principal)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

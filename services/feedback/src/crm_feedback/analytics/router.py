@@ -38,7 +38,7 @@ internal_router = APIRouter(prefix="/internal/analytics", include_in_schema=Fals
 AGGREGATE_ROLES = frozenset({"admin", "manager", "analyst", "service"})
 
 
-def period(
+async def period(
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
     interval: Literal["week", "month"] = "month",

@@ -10,7 +10,7 @@ from crm_chassis.etag import etag_for
 from crm_feedback.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

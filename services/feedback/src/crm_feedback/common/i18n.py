@@ -50,7 +50,7 @@ def negotiate(accept_language: str | None, default: Language) -> Language:
     return min(choices)[2] if choices else default
 
 
-def request_language(request: Request, settings: SettingsDep) -> Language:
+async def request_language(request: Request, settings: SettingsDep) -> Language:
     return negotiate(request.headers.get("accept-language"), Language(settings.default_language))
 
 

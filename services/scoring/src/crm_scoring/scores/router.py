@@ -25,7 +25,7 @@ SegmentName = Literal[ValueSegment, RfmSegment]
 Segment = Annotated[SegmentName | None, Query(description="a value segment or an RFM segment")]
 
 
-def score_filters(
+async def score_filters(
     segment: Segment = None,
     abc_class: Literal["A", "B", "C"] | None = None,
     churn_risk_gte: Annotated[float | None, Query(ge=0, le=1)] = None,
