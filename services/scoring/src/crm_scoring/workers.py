@@ -26,6 +26,7 @@ from crm_chassis.metrics import JOBS
 from crm_chassis.transport import Feed, follow
 from crm_scoring.config import Settings
 from crm_scoring.db import SCHEMA, Session, Sessionmaker, infra
+from crm_scoring.readmodel.activity import read_orders
 from crm_scoring.readmodel.feedback import FEEDBACK_HANDLERS
 from crm_scoring.readmodel.handlers import HANDLERS
 from crm_scoring.runs import service as run_service
@@ -47,7 +48,13 @@ def consumers(app: FastAPI) -> Iterable[Coroutine[Any, Any, None]]:
         "metrics": app.state.consumer_metrics,
     }
     return [
-        follow(name="customer-events", feed=Feed("customer", settings.customer_url), handlers=HANDLERS, **common),
+        follow(
+            name="customer-events",
+            feed=Feed("customer", settings.customer_url),
+            handlers=HANDLERS,
+            prepare=read_orders,
+            **common,
+        ),
         follow(
             name="feedback-events", feed=Feed("feedback", settings.feedback_url), handlers=FEEDBACK_HANDLERS, **common
         ),

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from crm_chassis.consumer import Handler
+from crm_chassis.consumer import PREPARED, Handler
 from crm_chassis.events import Event
 from crm_scoring.db import Session
 from crm_scoring.readmodel import repository as fact_repo
 from crm_scoring.readmodel.models import CampaignResponseFact, ConcessionFact, InteractionFact, OrderFact
+from crm_scoring.retention import repository as action_repo
 from crm_scoring.retention import service as action_service
 from crm_scoring.scores import service as score_service
 
@@ -95,22 +97,79 @@ async def _renet_original(session: Session, refund_of: uuid.UUID | None) -> None
             await score_service.request(session, original.customer_id)
 
 
+NEW_ORDER_EVENTS = frozenset({"order.recorded", "order.refunded"})
+# events after which a customer's open win-back action may sit with another customer
+MOVING_EVENTS = frozenset({"customer.merged", "customer.unmerged"})
+
+
+@dataclass
+class OrderBatch:
+    """What a batch's new orders would each ask the database, read for the batch at once.
+
+    - `absent`: new order ids not stored before the batch; an id leaves the set when an event of
+      the batch writes it, so a second event for it reads what the first one wrote.
+    - `unrefunded`: new purchases with no refund stored and none anywhere in the batch: their net
+      amount is their amount.
+    - `winning_back`: customers with an open win-back action; None when the batch merges or
+      unmerges someone, which can move an action to another customer.
+    """
+
+    absent: set[uuid.UUID]
+    unrefunded: set[uuid.UUID]
+    winning_back: set[uuid.UUID] | None
+
+
+async def read_orders(session: Session, events: list[Event]) -> OrderBatch:
+    """The customer-events consumer's `prepare`: three queries per batch instead of three per order."""
+    new: dict[uuid.UUID, uuid.UUID] = {}  # order id → customer id
+    refunded: set[uuid.UUID] = set()
+    for event in events:
+        if event.type.startswith("order."):
+            refund_of = event.data.get("refund_of")
+            if refund_of:
+                refunded.add(uuid.UUID(str(refund_of)))
+            if event.type in NEW_ORDER_EVENTS:
+                new[uuid.UUID(str(event.data["id"]))] = uuid.UUID(str(event.data["customer_id"]))
+    if not new:
+        return OrderBatch(set(), set(), set())
+    stored = await fact_repo.stored_orders(session, new)
+    with_refunds = await fact_repo.orders_with_refunds(session, new)
+    moving = any(event.type in MOVING_EVENTS for event in events)
+    winning_back = None if moving else await action_repo.winning_back(session, set(new.values()))
+    return OrderBatch(set(new) - stored, set(new) - with_refunds - refunded, winning_back)
+
+
+def _batch(session: Session) -> OrderBatch | None:
+    prepared = session.info.get(PREPARED)
+    return prepared if isinstance(prepared, OrderBatch) else None
+
+
 async def on_order(session: Session, event: Event) -> None:
     """`order.recorded` and `order.refunded`: a new fact (a replay of a known one changes nothing)."""
     facts = OrderFacts.model_validate(event.data)
-    if await fact_repo.get_order(session, facts.id) is not None:
+    batch = _batch(session)
+    if batch is not None and facts.id in batch.absent:
+        batch.absent.discard(facts.id)
+    elif await fact_repo.get_order(session, facts.id) is not None:
         return
     row = OrderFact(id=facts.id, net_amount=facts.amount, version=event.version, deleted=False, **_order_values(facts))
     session.add(row)
-    await _renet(session, row)
+    if batch is None or facts.id not in batch.unrefunded:
+        await _renet(session, row)
     await _renet_original(session, facts.refund_of)
-    if facts.refund_of is None:  # a purchase: a lost customer with a win-back action came back
+    # a purchase: a lost customer with a win-back action came back
+    if facts.refund_of is None and (
+        batch is None or batch.winning_back is None or facts.customer_id in batch.winning_back
+    ):
         await action_service.close_on_purchase(session, facts.customer_id, order_id=facts.id, at=facts.occurred_at)
     await score_service.request(session, facts.customer_id)
 
 
 async def _order_changed(session: Session, event: Event, *, deleted: bool) -> None:
     facts = OrderFacts.model_validate(event.data)
+    batch = _batch(session)
+    if batch is not None:
+        batch.absent.discard(facts.id)  # written below, whatever it was
     row = await fact_repo.get_order(session, facts.id, for_update=True)
     if row is None:  # its first event was never seen: the snapshot is the fact
         row = OrderFact(id=facts.id, net_amount=facts.amount, version=0, deleted=False, **_order_values(facts))

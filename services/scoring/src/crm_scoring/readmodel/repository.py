@@ -4,7 +4,7 @@ on the re-scoring queue, but the population's statistics (`stats_repository`).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -84,6 +84,17 @@ async def refunded(session: Session, order_id: uuid.UUID) -> Decimal:
         select(func.sum(OrderFact.amount)).where(OrderFact.refund_of == order_id, OrderFact.deleted.is_(False))
     )
     return Decimal(total or 0)
+
+
+async def stored_orders(session: Session, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these order ids are stored."""
+    return set((await session.scalars(select(OrderFact.id).where(OrderFact.id.in_(list(ids))))).all())
+
+
+async def orders_with_refunds(session: Session, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these orders have a refund stored, live or deleted."""
+    stmt = select(OrderFact.refund_of).where(OrderFact.refund_of.in_(list(ids))).distinct()
+    return {i for i in (await session.scalars(stmt)).all() if i is not None}
 
 
 async def get_interaction(

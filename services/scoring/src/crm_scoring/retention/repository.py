@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -106,6 +106,18 @@ async def close_won_back(session: Session, customer_id: uuid.UUID, *, at: dateti
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def winning_back(session: Session, customer_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these customers have an open win-back action of a lost customer (the ones a
+    purchase can close: `close_won_back`)."""
+    stmt = select(RetentionAction.customer_id).where(
+        RetentionAction.customer_id.in_(list(customer_ids)),
+        RetentionAction.status == OPEN,
+        RetentionAction.countermeasure == "win_back",
+        RetentionAction.suggestion == "lost",
+    )
+    return set((await session.scalars(stmt)).all())
 
 
 async def closed_counts(
