@@ -12,7 +12,6 @@ docs/performance.md, and the CPU time per request of the gateway and the custome
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -22,16 +21,10 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import PORTS, listening_pid, running_system
+from harness import PORTS, cpu_seconds, listening_pid, running_system
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(

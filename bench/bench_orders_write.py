@@ -8,6 +8,10 @@ customers through POST /customers/batch, then:
   of both, their medians over the rounds and the ratio.
 - `--mode load`: single POST /orders from `--clients` clients for `--seconds`; prints throughput,
   p50/p99 latency and the count of 5xx answers (the target is none).
+- `--mode cpu`: `--orders` single POST /orders from `--clients` clients, then `--settle` seconds for
+  the consumers to apply them; prints each process's CPU time per order (user + system from /proc,
+  from the first post to the end of the settling), the figure that says how many orders a second
+  the machine can carry, whatever else shares its cores.
 
 The admin's rate limits are lifted so that the run measures the system, not the limiter.
 Usage: python bench/bench_orders_write.py --postgres postgresql://postgres@127.0.0.1:5432/test --rounds 3
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
@@ -27,7 +32,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from harness import running_system
+from harness import PORTS, cpu_seconds, listening_pid, machine_busy, postgres_cpu, running_system
 
 UNLIMITED = {"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000"}
 UNLIMITED["CRM_GATEWAY_RATE_LIMITS"] = json.dumps({"orders.batch": 100_000_000, "customers.batch": 100_000_000})
@@ -101,6 +106,46 @@ async def batches(client: httpx.AsyncClient, clients: int, total: int, size: int
     return total / (time.perf_counter() - started)
 
 
+async def cpu_per_order(client: httpx.AsyncClient, args: argparse.Namespace) -> None:
+    pids = {name: listening_pid(port) for name, port in PORTS.items()}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine_before, postgres_before = machine_busy(), postgres_cpu()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for _ in range(args.orders):
+        queue.put_nowait(order(args.customers))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post("/api/v1/orders", json=body)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(args.clients)))
+    rate = args.orders / (time.perf_counter() - started)
+    await asyncio.sleep(args.settle)
+    per_order = {name: 1000 * (cpu_seconds(pid) - before[name]) / args.orders for name, pid in pids.items()}
+    (busy, total), postgres = machine_busy(), postgres_cpu() - postgres_before
+    busy, total = busy - machine_before[0], total - machine_before[1]
+    latencies.sort()
+    print(
+        f"{args.orders} single POST /orders: {rate:.1f} orders/s, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms;"
+        " CPU per order: "
+        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per_order.items())
+        + f"; total {sum(per_order.values()):.1f} ms",
+        flush=True,
+    )
+    print(
+        f"whole machine: {100 * busy / total:.0f} % of its {os.cpu_count()} cores busy,"
+        f" {1000 * busy / args.orders:.1f} ms per order, of which PostgreSQL {1000 * postgres / args.orders:.1f} ms"
+        " (its processes alive at the end)",
+        flush=True,
+    )
+
+
 async def main_async(args: argparse.Namespace) -> None:
     with running_system(args.postgres, **UNLIMITED) as system:
         limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
@@ -108,6 +153,9 @@ async def main_async(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(base_url=system.gateway, headers=headers, timeout=120, limits=limits) as client:
             await make_customers(client, args.customers, args.customers_per_call)
             print(f"\n{system.backend}, {args.customers} customers, {args.clients} clients")
+            if args.mode == "cpu":
+                await cpu_per_order(client, args)
+                return
             if args.mode == "load":
                 r = await singles(client, args.clients, args.seconds, args.customers)
                 print(
@@ -135,14 +183,15 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["batch", "load"], default="batch")
+    parser.add_argument("--mode", choices=["batch", "load", "cpu"], default="batch")
     parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (scratch databases on this server)")
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument(
         "--customers-per-call", type=int, default=1000, help="smaller on a loaded machine: a call must end in 30 s"
     )
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--orders", type=int, default=100_000, help="orders per round (batch mode)")
+    parser.add_argument("--orders", type=int, default=100_000, help="orders a round (batch), posts (cpu)")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds to apply them (cpu)")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--single-seconds", type=float, default=15.0)

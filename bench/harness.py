@@ -62,6 +62,32 @@ def listening_pid(port: int) -> int:
     return int(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (unlike a latency, it barely moves when other work
+    shares the cores)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, over all cores (from /proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    clock = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks[:8]) - idle) / clock, sum(ticks[:8]) / clock
+
+
+def postgres_cpu() -> float:
+    """CPU seconds so far of every PostgreSQL server process (the ones running now)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if "(postgres)" in text:
+                total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
 def psql(url: str, *statements: str) -> None:
     server = make_url(url)
     for statement in statements:
