@@ -52,7 +52,10 @@ def consumers(
         EventConsumer(
             name=name,
             source=HttpFeedSource(
-                clients[name.removeprefix(CONSUMER_PREFIX)], urls[name.removeprefix(CONSUMER_PREFIX)], token
+                clients[name.removeprefix(CONSUMER_PREFIX)],
+                urls[name.removeprefix(CONSUMER_PREFIX)],
+                token,
+                types=by_type.keys(),
             ),
             sessionmaker=sessionmaker,
             tables=infra,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -41,28 +41,45 @@ MAX_ATTEMPTS = 3
 
 
 class EventSource(Protocol):
+    """Where a consumer's events come from. A source that skips events no handler wants may also
+    offer `scanned_to`: after a fetch, the newest seq it passed over (the cursor may move there)."""
+
     async def fetch(self, after: int, limit: int, wait: float) -> list[Event]: ...
 
 
 class HttpFeedSource:
     """Reads the producer's `/internal/events` long-poll feed."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, token: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        token: Callable[[], str],
+        types: Collection[str] | None = None,
+    ) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.token = token
+        # Only these event types are asked for (the consumer's handlers'): the producer neither
+        # serialises nor sends the rest, and the consumer opens no transaction for them.
+        self.types = ",".join(sorted(types)) if types is not None else None
         self.head: int | None = None  # the producer's newest seq, as of the last answer
+        self.scanned_to: int | None = None
 
     async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
+        params: dict[str, str | int | float] = {"after": after, "limit": limit, "wait": wait}
+        if self.types is not None:
+            params["types"] = self.types
         response = await self.client.get(
             f"{self.base_url}/internal/events",
-            params={"after": after, "limit": limit, "wait": wait},
+            params=params,
             headers={INTERNAL_HEADER: self.token()},
             timeout=httpx.Timeout(wait + 10, connect=5),
         )
         response.raise_for_status()
         page = response.json()
         self.head = page.get("head_seq")
+        self.scanned_to = page.get("last_seq") if self.types is not None else None
         return [Event.model_validate(item) for item in page["items"]]
 
     def behind(self, after: int) -> int | None:
@@ -185,13 +202,17 @@ class EventConsumer:
 
     async def poll_once(self, wait: float | None = None) -> int:
         """Fetch one batch after our cursor and apply it; the number of events applied."""
-        events = await self.source.fetch(await self.cursor(), self.batch_size, self.wait if wait is None else wait)
+        after = await self.cursor()
+        events = await self.source.fetch(after, self.batch_size, self.wait if wait is None else wait)
         self.last_fetched = len(events)
+        scanned: int | None = getattr(self.source, "scanned_to", None)
         if not events:
+            if scanned is not None and scanned > after:
+                await self._move_cursor(scanned)
             return 0
         # Applied to the end even when the task is cancelled meanwhile (a shutdown): the batch
         # commits, or rolls back whole, before the cancellation goes on.
-        apply = asyncio.ensure_future(self._apply(events))
+        apply = asyncio.ensure_future(self._apply(events, through=scanned))
         try:
             return await asyncio.shield(apply)
         except asyncio.CancelledError:
@@ -199,7 +220,23 @@ class EventConsumer:
                 await apply
             raise
 
-    async def _apply(self, events: list[Event]) -> int:
+    async def _move_cursor(self, seq: int) -> None:
+        """Past events the source skipped (none of them has a handler here); never backwards."""
+        cursor_t = self.tables.consumer_cursor
+        async with self.sessionmaker.begin() as session:
+            current = await session.scalar(
+                select(cursor_t.c.last_seq).where(cursor_t.c.consumer == self.name).with_for_update()
+            )
+            if current is None:
+                await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=seq, updated_at=utcnow()))
+            elif seq > current:
+                await session.execute(
+                    update(cursor_t).where(cursor_t.c.consumer == self.name).values(last_seq=seq, updated_at=utcnow())
+                )
+
+    async def _apply(self, events: list[Event], through: int | None = None) -> int:
+        """Apply the events not applied yet and move the cursor past them, or to `through` (the
+        newest seq the source passed over) when that is further."""
         cursor_t, consumed_t = self.tables.consumer_cursor, self.tables.consumed_event
         applied = 0
         spool: OutboxSpool | None = None
@@ -237,7 +274,13 @@ class EventConsumer:
                     await session.execute(
                         update(cursor_t)
                         .where(cursor_t.c.consumer == self.name)
-                        .values(last_seq=max(current, *(e.seq for e in fresh)), updated_at=now)
+                        .values(last_seq=max(current, through or 0, *(e.seq for e in fresh)), updated_at=now)
+                    )
+                elif through is not None and through > current:
+                    await session.execute(
+                        update(cursor_t)
+                        .where(cursor_t.c.consumer == self.name)
+                        .values(last_seq=through, updated_at=utcnow())
                     )
                 if spool is not None:
                     await spool.flush(session, self.tables.outbox)

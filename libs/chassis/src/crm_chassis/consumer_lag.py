@@ -30,6 +30,10 @@ class LagReportingSource:
         self.inner = inner
         self.gauge = CONSUMER_LAG.labels(consumer)
 
+    @property
+    def scanned_to(self) -> int | None:
+        return getattr(self.inner, "scanned_to", None)
+
     async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
         events = await self.inner.fetch(after, limit, wait)
         if (behind := self.inner.behind(after)) is not None:

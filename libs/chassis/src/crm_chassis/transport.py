@@ -157,7 +157,7 @@ async def follow(
             client = feed.client
             if client is None:
                 client = own_client = httpx.AsyncClient(trust_env=False, event_hooks={"request": [tracing.inject]})
-            source = LagReportingSource(HttpFeedSource(client, feed.base_url, token), name)
+            source = LagReportingSource(HttpFeedSource(client, feed.base_url, token, types=handlers.keys()), name)
         consumer = EventConsumer(
             name=name,
             source=source,
