@@ -17,6 +17,7 @@ from crm_chassis.consumer import EventConsumer
 from crm_chassis.db import create_engine, create_sessionmaker, make_metadata
 from crm_chassis.events import Event
 from crm_chassis.tables import InfraTables, infra_tables
+from crm_chassis.testing import recorded_statements
 
 metadata = make_metadata("consumertest")
 infra = infra_tables(metadata)
@@ -240,32 +241,27 @@ async def test_a_batch_takes_one_savepoint_unless_one_of_its_events_fails(
 ) -> None:
     """A savepoint per event costs two round trips each: a batch that fails nowhere takes one; a
     failure undoes the batch's savepoint and applies the events one savepoint each, once."""
-    from sqlalchemy import event as sa_event
-
     engine = sessionmaker.kw["bind"]
-    savepoints: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith("SAVEPOINT"):
-            savepoints.append(statement)
-
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
 
     async def fails_on_poison(session: AsyncSession, event: Event) -> None:
         await count_effect(session, event)  # a write, then the failure: the savepoint must undo it
         if event.data["key"] == "poison":
             raise ValueError("cannot apply")
 
+    def savepoints(statements: list[str]) -> int:
+        return sum(1 for statement in statements if statement.startswith("SAVEPOINT"))
+
     events = [make_event(1), make_event(2), make_event(3)]
     c = consumer(ListSource(events), sessionmaker, handlers={"thing.happened": fails_on_poison})
-    assert await c.poll_once(wait=0) == 3
-    assert len(savepoints) == 1
+    with recorded_statements(engine) as clean:
+        assert await c.poll_once(wait=0) == 3
+    assert savepoints(clean) == 1
 
-    savepoints.clear()
     events += [make_event(4), make_event(5, key="poison"), make_event(6)]
-    assert await c.poll_once(wait=0) == 2
+    with recorded_statements(engine) as failing:
+        assert await c.poll_once(wait=0) == 2
     # the batch's, then k-4, the poison's second and third attempts, k-6
-    assert len(savepoints) == 5
+    assert savepoints(failing) == 5
     assert await effects(sessionmaker) == {"k-1": 1, "k-2": 1, "k-3": 1, "k-4": 1, "k-6": 1}
 
 

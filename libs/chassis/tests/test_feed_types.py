@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +20,7 @@ from crm_chassis.db import create_engine, create_sessionmaker, make_metadata
 from crm_chassis.events import Event, OutboxSignal
 from crm_chassis.feed import feed_router
 from crm_chassis.tables import infra_tables
+from crm_chassis.testing import recorded_statements
 
 metadata = make_metadata("feedtypes")
 infra = infra_tables(metadata)
@@ -80,17 +80,14 @@ async def test_a_consumer_applies_its_types_and_moves_past_the_rest_without_open
     async def on_updated(_session: AsyncSession, event: Event) -> None:
         applied.append(event.seq)
 
-    statements: list[str] = []
-    engine = db.kw["bind"].sync_engine
-    sa_event.listen(engine, "before_cursor_execute", lambda _c, _k, sql, *_: statements.append(sql))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(producer), base_url="http://p") as client:
         source = HttpFeedSource(client, "http://p", lambda: "token", types={"customer.updated"})
         consumer = EventConsumer(
             name="follower", source=source, sessionmaker=db, tables=infra, handlers={"customer.updated": on_updated}
         )
         await publish(db, *["order.recorded"] * 5)
-        statements.clear()
-        assert await consumer.poll_once(wait=0) == 0
+        with recorded_statements(db.kw["bind"]) as statements:
+            assert await consumer.poll_once(wait=0) == 0
         assert await consumer.cursor() == 5  # past the five it was not sent
         assert not any("consumed_event" in sql for sql in statements)
 

@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from crm_chassis.consumer import EventConsumer, OutboxSource
 from crm_chassis.events import Event
-from crm_chassis.testing import internal_headers
+from crm_chassis.testing import internal_headers, recorded_statements
 from crm_customer.db import infra
 from crm_customer.lifecycle import rules
 from crm_customer.lifecycle.handlers import SCORE_HANDLERS, order_handlers, read_buyers
@@ -243,19 +242,11 @@ async def test_batch_orders_move_the_lifecycle_too(app: Any, client: httpx.Async
 @contextlib.contextmanager
 def _selects(app: Any, table: str) -> Iterator[list[str]]:
     """The SELECTs that read `table` (in any schema) while the block runs."""
-    engine = app.state.sessionmaker.kw["bind"].sync_engine
     reading = re.compile(rf"FROM (\w+\.)?{table}\s")
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT") and reading.search(statement + " "):
-            seen.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
+    with recorded_statements(app.state.sessionmaker.kw["bind"]) as seen:
+        selects: list[str] = []
+        yield selects
+    selects += [s for s in seen if s.lstrip().startswith("SELECT") and reading.search(s + " ")]
 
 
 async def test_a_batch_reads_its_buyers_once_and_moves_each_as_one_by_one_would(

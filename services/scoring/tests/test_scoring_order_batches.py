@@ -4,18 +4,16 @@ and purchases that win a lost customer back."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from crm_chassis.consumer import EventConsumer
 from crm_chassis.events import Event
+from crm_chassis.testing import recorded_statements
 from crm_scoring.db import infra
 from crm_scoring.readmodel.activity import read_orders
 from crm_scoring.readmodel.handlers import HANDLERS
@@ -30,21 +28,6 @@ class Listed:
 
     async def fetch(self, after: int, limit: int, wait: float) -> list[Event]:
         return [e for e in self.events if e.seq > after][:limit]
-
-
-@contextlib.contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    engine = app.state.sessionmaker.kw["bind"].sync_engine
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
 
 
 def refund_of(purchase: Event, amount: str) -> Event:
@@ -117,7 +100,7 @@ async def test_a_batch_of_orders_reads_once_and_ends_as_one_by_one_would(app: Fa
             handlers=HANDLERS,
             prepare=read_orders if prepared else None,
         )
-        with statements(app) as seen:
+        with recorded_statements(app.state.sessionmaker.kw["bind"]) as seen:
             assert await consumer.poll_once(wait=0) == len(batch)
         results[prepared] = (await outcome(db, people), len(seen))
 

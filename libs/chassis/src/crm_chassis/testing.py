@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, delete, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm_chassis.db import normalise_url
@@ -89,3 +90,21 @@ async def check_migrations_match_models(alembic_ini: Path, url: str) -> None:
     config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
     config.attributes["url"] = url
     await asyncio.to_thread(command.check, config)
+
+
+@contextmanager
+def recorded_statements(*engines: AsyncEngine | Engine) -> Iterator[list[str]]:
+    """The SQL the engines send while the block runs, in order (for tests that count round trips)."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    syncs = {engine.sync_engine if isinstance(engine, AsyncEngine) else engine for engine in engines}
+    for sync in syncs:
+        sa_event.listen(sync, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for sync in syncs:
+            sa_event.remove(sync, "before_cursor_execute", record)
