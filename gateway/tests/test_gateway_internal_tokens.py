@@ -30,8 +30,9 @@ def test_a_token_is_reused_for_a_quarter_of_its_life_then_signed_anew():
 
     assert again == first
     assert other != first and verify_internal_token(other, SECRET).subject == "b"
-    assert tokens._signed[alice][0] == clock.now  # signed again at 15 s
     assert verify_internal_token(renewed, SECRET) == alice
+    clock.now += 14.9  # signed again at 15 s, so reused until 30 s
+    assert renewed != first and tokens.token_for(alice) == renewed
 
 
 def test_a_changed_principal_gets_its_own_token():
@@ -48,4 +49,4 @@ def test_memory_is_bounded():
     tokens = InternalTokens(SECRET, 60, clock, max_entries=3)
     for n in range(10):
         tokens.token_for(Principal(subject=str(n), kind="user", role="agent"))
-    assert len(tokens._signed) <= 3
+    assert len(tokens.memo) <= 3

@@ -76,4 +76,4 @@ def test_the_memory_is_bounded() -> None:
     clock.now = expiry(signed[0]) - 60
     for principal, token in zip(principals, signed, strict=True):
         assert tokens.principal(token) == principal
-        assert len(tokens._known) <= 3
+        assert len(tokens.memo) <= 3

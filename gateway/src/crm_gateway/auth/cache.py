@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from crm_chassis.memo import ExpiringMemo
 from crm_gateway.users.models import UserAccount
 
 # The tables whose changes can turn an accepted token into a refused one.
@@ -34,8 +35,7 @@ class AuthCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.clock = clock
-        self.max_entries = max_entries
-        self._entries: dict[Key, tuple[float, Answer]] = {}
+        self.memo: ExpiringMemo[Key, Answer] = ExpiringMemo(max_entries)
         self._generation = _generation[0]
 
     def now(self) -> float:
@@ -43,27 +43,15 @@ class AuthCache:
 
     def get(self, key: Key) -> Answer | None:
         if self._generation != _generation[0]:
-            self._entries.clear()
+            self.memo.clear()
             self._generation = _generation[0]
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        fetched_at, answer = entry
-        if self.clock() - fetched_at >= self.ttl:
-            del self._entries[key]
-            return None
-        return answer
+        return self.memo.get(key, self.clock())
 
     def put(self, key: Key, answer: Answer, fetched_at: float) -> None:
         """Remember `answer`, read by a query sent at `fetched_at`, unless something changed since."""
         if self.ttl <= 0 or self._generation != _generation[0]:
             return
-        if len(self._entries) >= self.max_entries:
-            now = self.clock()
-            self._entries = {k: v for k, v in self._entries.items() if now - v[0] < self.ttl}
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-        self._entries[key] = (fetched_at, answer)
+        self.memo.put(key, answer, until=fetched_at + self.ttl, now=self.clock())
 
 
 def _watched(table: Any) -> bool:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from crm_chassis.identity import Principal, sign_internal_token
+from crm_chassis.memo import ExpiringMemo
 
 
 class InternalTokens:
@@ -21,18 +22,12 @@ class InternalTokens:
         self.ttl_seconds = ttl_seconds
         self.reuse_seconds = ttl_seconds / 4
         self.clock = clock
-        self.max_entries = max_entries
-        self._signed: dict[Principal, tuple[float, str]] = {}
+        self.memo: ExpiringMemo[Principal, str] = ExpiringMemo(max_entries)
 
     def token_for(self, principal: Principal) -> str:
         now = self.clock()
-        entry = self._signed.get(principal)
-        if entry is not None and now - entry[0] < self.reuse_seconds:
-            return entry[1]
-        if len(self._signed) >= self.max_entries:
-            self._signed = {p: e for p, e in self._signed.items() if now - e[0] < self.reuse_seconds}
-            if len(self._signed) >= self.max_entries:
-                self._signed.clear()
-        token = sign_internal_token(principal, self.secret, self.ttl_seconds)
-        self._signed[principal] = (now, token)
+        token = self.memo.get(principal, now)
+        if token is None:
+            token = sign_internal_token(principal, self.secret, self.ttl_seconds)
+            self.memo.put(principal, token, until=now + self.reuse_seconds, now=now)
         return token

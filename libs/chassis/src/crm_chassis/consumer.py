@@ -206,9 +206,7 @@ class EventConsumer:
         events = await self.source.fetch(after, self.batch_size, self.wait if wait is None else wait)
         self.last_fetched = len(events)
         scanned: int | None = getattr(self.source, "scanned_to", None)
-        if not events:
-            if scanned is not None and scanned > after:
-                await self._move_cursor(scanned)
+        if not events and (scanned is None or scanned <= after):
             return 0
         # Applied to the end even when the task is cancelled meanwhile (a shutdown): the batch
         # commits, or rolls back whole, before the cancellation goes on.
@@ -219,20 +217,6 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await apply
             raise
-
-    async def _move_cursor(self, seq: int) -> None:
-        """Past events the source skipped (none of them has a handler here); never backwards."""
-        cursor_t = self.tables.consumer_cursor
-        async with self.sessionmaker.begin() as session:
-            current = await session.scalar(
-                select(cursor_t.c.last_seq).where(cursor_t.c.consumer == self.name).with_for_update()
-            )
-            if current is None:
-                await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=seq, updated_at=utcnow()))
-            elif seq > current:
-                await session.execute(
-                    update(cursor_t).where(cursor_t.c.consumer == self.name).values(last_seq=seq, updated_at=utcnow())
-                )
 
     async def _apply(self, events: list[Event], through: int | None = None) -> int:
         """Apply the events not applied yet and move the cursor past them, or to `through` (the
@@ -250,37 +234,38 @@ class EventConsumer:
                     await session.execute(insert(cursor_t).values(consumer=self.name, last_seq=0, updated_at=utcnow()))
                     current = 0
                 ids = [e.id for e in events]
-                seen = set(
-                    (
-                        await session.scalars(
-                            select(consumed_t.c.event_id).where(
-                                consumed_t.c.consumer == self.name, consumed_t.c.event_id.in_(ids)
+                seen = (
+                    set(
+                        (
+                            await session.scalars(
+                                select(consumed_t.c.event_id).where(
+                                    consumed_t.c.consumer == self.name, consumed_t.c.event_id.in_(ids)
+                                )
                             )
-                        )
-                    ).all()
+                        ).all()
+                    )
+                    if ids
+                    else set()
                 )
                 fresh: list[Event] = []
                 for event in events:
                     if event.seq > current and event.id not in seen:
                         fresh.append(event)
                         seen.add(event.id)
+                now = utcnow()
                 if fresh:
                     applied = await self._apply_all(session, fresh)
-                    now = utcnow()
                     await session.execute(
                         insert(consumed_t),
                         [{"consumer": self.name, "event_id": e.id, "consumed_at": now} for e in fresh],
                     )
+                # past the applied events, or further: to what the source passed over
+                last_seq = max(current, through or 0, *(e.seq for e in fresh))
+                if last_seq > current:
                     await session.execute(
                         update(cursor_t)
                         .where(cursor_t.c.consumer == self.name)
-                        .values(last_seq=max(current, through or 0, *(e.seq for e in fresh)), updated_at=now)
-                    )
-                elif through is not None and through > current:
-                    await session.execute(
-                        update(cursor_t)
-                        .where(cursor_t.c.consumer == self.name)
-                        .values(last_seq=through, updated_at=utcnow())
+                        .values(last_seq=last_seq, updated_at=now)
                     )
                 if spool is not None:
                     await spool.flush(session, self.tables.outbox)

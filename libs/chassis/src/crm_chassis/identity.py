@@ -16,6 +16,7 @@ import jwt
 from fastapi import Depends, Request
 
 from crm_chassis.errors import Unauthorized
+from crm_chassis.memo import ExpiringMemo
 
 INTERNAL_HEADER = "X-Internal-Token"
 ISSUER = "crm-gateway"
@@ -110,22 +111,15 @@ class VerifiedTokens:
     def __init__(self, secret: str, clock: Callable[[], float] = time.time, max_entries: int = 10_000) -> None:
         self.secret = secret
         self.clock = clock
-        self.max_entries = max_entries
-        self._known: dict[str, tuple[Principal, float]] = {}
+        self.memo: ExpiringMemo[str, Principal] = ExpiringMemo(max_entries)
 
     def principal(self, token: str) -> Principal:
         now = self.clock()
-        known = self._known.get(token)
+        known = self.memo.get(token, now)
         if known is not None:
-            if now < known[1]:
-                return known[0]
-            del self._known[token]
+            return known
         principal, expires = _verified_claims(token, self.secret)
-        if len(self._known) >= self.max_entries:
-            self._known = {t: entry for t, entry in self._known.items() if now < entry[1]}
-            if len(self._known) >= self.max_entries:
-                self._known.clear()
-        self._known[token] = (principal, expires + LEEWAY_SECONDS)
+        self.memo.put(token, principal, until=expires + LEEWAY_SECONDS, now=now)
         return principal
 
 
